@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+// The arrow of dependencies points one way:
+//   CFabricABI -> FabricPolicy -> FabricHost -> FabricCompiler -> FabricReference -> fabricguard
+// Pure modules (policy, host model, compiler, reference) never see libbpf; only the loader does.
+import PackageDescription
+
+let package = Package(
+    name: "fabricguard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fabricguard", targets: ["fabricguard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // The one ABI header (bpf/include/fabricguard_abi.h) as a Swift module, with layout asserts.
+        .target(name: "CFabricABI"),
+        // libbpf itself, from the system (Debian: libbpf-dev, libelf-dev).
+        .systemLibrary(
+            name: "CLibBPF",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev"])]
+        ),
+        // Macro-free wrappers over libbpf for Swift (LIBBPF_OPTS, va_list callbacks).
+        .target(name: "CBPFShim", dependencies: ["CLibBPF", "CFabricABI"]),
+
+        .target(name: "FabricPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "FabricHost", dependencies: ["FabricPolicy"]),
+        .target(name: "FabricCompiler", dependencies: ["FabricPolicy", "FabricHost", "CFabricABI"]),
+        .target(name: "FabricReference", dependencies: ["FabricPolicy", "FabricCompiler", "CFabricABI"]),
+        // The shared fixture table: hand-written expectations, used by the reference and kernel tiers.
+        .target(name: "FabricFixtures", dependencies: ["FabricPolicy", "FabricHost", "FabricReference"]),
+
+        .executableTarget(
+            name: "fabricguard",
+            dependencies: [
+                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "fabricguard-bench",
+            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricFixtures"]
+        ),
+
+        .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy"]),
+        .testTarget(name: "FabricHostTests", dependencies: ["FabricHost"]),
+        .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
+        .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
+        .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
+    ]
+)

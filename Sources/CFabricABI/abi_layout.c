@@ -1,0 +1,21 @@
+// Compile-time proof that the ABI structs have the layout the BPF side sees:
+// no implicit padding, sizes that match the map definitions. The object tier
+// of the tests compares the same sizes with the BTF of the built programs.
+#include <stddef.h>
+#include "cfabric_abi.h"
+
+_Static_assert(sizeof(struct fg_prefix_v4_key) == 12, "fg_prefix_v4_key");
+_Static_assert(sizeof(struct fg_prefix_v6_key) == 24, "fg_prefix_v6_key");
+_Static_assert(sizeof(struct fg_prefix_value) == 8, "fg_prefix_value");
+_Static_assert(sizeof(struct fg_dir_config) == 4, "fg_dir_config");
+_Static_assert(sizeof(struct fg_interface_key) == 8, "fg_interface_key");
+_Static_assert(sizeof(struct fg_interface_value) == 16, "fg_interface_value");
+_Static_assert(sizeof(struct fg_local_key) == 20, "fg_local_key");
+_Static_assert(sizeof(struct fg_local_value) == 8, "fg_local_value");
+_Static_assert(sizeof(struct fg_fabric_value) == 8, "fg_fabric_value");
+_Static_assert(sizeof(struct fg_state) == 48, "fg_state");
+_Static_assert(sizeof(struct fg_counter_value) == 16, "fg_counter_value");
+_Static_assert(sizeof(struct fg_event) == 152, "fg_event");
+_Static_assert(offsetof(struct fg_event, head) == 24, "fg_event.head");
+_Static_assert(offsetof(struct fg_state, digest) == 16, "fg_state.digest");
+_Static_assert(FG_MAX_FABRICS <= 256, "fabric ids must fit the plan's u8 counters");

@@ -1,0 +1,176 @@
+import CFabricABI
+import FabricPolicy
+
+// Swift names for the numbered codes of bpf/include/fabricguard_abi.h. The
+// numbers come from the header; only the spellings (SPEC section 5) live here.
+
+/// Why a frame got its verdict. Stable numeric codes, never renumbered.
+public struct Reason: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    init(_ code: fg_reason) { rawValue = UInt8(code.rawValue) }
+
+    public static let ok = Reason(FG_REASON_OK)
+    public static let exempt = Reason(FG_REASON_EXEMPT)
+    public static let notIP = Reason(FG_REASON_NOT_IP)
+    public static let unmanaged = Reason(FG_REASON_UNMANAGED)
+    public static let malformed = Reason(FG_REASON_MALFORMED)
+    public static let unownedSource = Reason(FG_REASON_UNOWNED_SOURCE)
+    public static let foreignSource = Reason(FG_REASON_FOREIGN_SOURCE)
+    public static let foreignDestination = Reason(FG_REASON_FOREIGN_DESTINATION)
+    public static let redirectUnavailable = Reason(FG_REASON_REDIRECT_UNAVAILABLE)
+
+    public static let count = Int(FG_REASON_COUNT.rawValue)
+
+    private static let names: [Reason: String] = [
+        .ok: "ok", .exempt: "exempt", .notIP: "not_ip", .unmanaged: "unmanaged", .malformed: "malformed",
+        .unownedSource: "unowned_source", .foreignSource: "foreign_source",
+        .foreignDestination: "foreign_destination", .redirectUnavailable: "redirect_unavailable",
+    ]
+
+    public static let all: [Reason] = names.keys.sorted()
+
+    /// The lower snake case name used in JSON and on the command line.
+    public var name: String { Reason.names[self] ?? "reason_\(rawValue)" }
+    public var description: String { name }
+
+    public init?(name: String) {
+        guard let match = Reason.names.first(where: { $0.value == name }) else { return nil }
+        self = match.key
+    }
+
+    public static func < (lhs: Reason, rhs: Reason) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let reason = Reason(name: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown reason '\(text)'"))
+        }
+        self = reason
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
+    }
+}
+
+/// What was done with a frame. `wouldDrop` / `wouldRedirect` pass it (audit mode).
+public struct Action: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    init(_ code: fg_action) { rawValue = UInt8(code.rawValue) }
+
+    public static let pass = Action(FG_ACTION_PASS)
+    public static let drop = Action(FG_ACTION_DROP)
+    public static let redirect = Action(FG_ACTION_REDIRECT)
+    public static let wouldDrop = Action(FG_ACTION_WOULD_DROP)
+    public static let wouldRedirect = Action(FG_ACTION_WOULD_REDIRECT)
+
+    public static let count = Int(FG_ACTION_COUNT.rawValue)
+
+    private static let names: [Action: String] = [
+        .pass: "pass", .drop: "drop", .redirect: "redirect", .wouldDrop: "would_drop", .wouldRedirect: "would_redirect",
+    ]
+
+    public static let all: [Action] = names.keys.sorted()
+
+    public var name: String { Action.names[self] ?? "action_\(rawValue)" }
+    public var description: String { name }
+
+    public init?(name: String) {
+        guard let match = Action.names.first(where: { $0.value == name }) else { return nil }
+        self = match.key
+    }
+
+    /// What happens to the frame itself.
+    public var verdict: Verdict {
+        switch self {
+        case .drop: .drop
+        case .redirect: .redirect
+        default: .pass
+        }
+    }
+
+    public static func < (lhs: Action, rhs: Action) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let action = Action(name: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown action '\(text)'"))
+        }
+        self = action
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
+    }
+}
+
+/// The fate of the frame: what the hook returns.
+public enum Verdict: String, Sendable, Codable, CaseIterable {
+    case pass, drop, redirect
+}
+
+public enum Direction: String, Sendable, Codable, CaseIterable, Comparable {
+    case egress, ingress
+
+    public var code: UInt8 {
+        switch self {
+        case .egress: UInt8(FG_DIR_EGRESS.rawValue)
+        case .ingress: UInt8(FG_DIR_INGRESS.rawValue)
+        }
+    }
+
+    public static func < (lhs: Direction, rhs: Direction) -> Bool { lhs.code < rhs.code }
+}
+
+/// ABI codes of the policy settings (fg_dir_config fields).
+extension Mode {
+    public var code: UInt8 {
+        switch self {
+        case .off: UInt8(FG_MODE_OFF.rawValue)
+        case .audit: UInt8(FG_MODE_AUDIT.rawValue)
+        case .enforce: UInt8(FG_MODE_ENFORCE.rawValue)
+        }
+    }
+}
+
+extension ViolationAction {
+    public var code: UInt8 {
+        switch self {
+        case .drop: UInt8(FG_VIOLATION_DROP.rawValue)
+        case .redirect: UInt8(FG_VIOLATION_REDIRECT.rawValue)
+        }
+    }
+}
+
+extension UnownedAction {
+    public var code: UInt8 {
+        switch self {
+        case .pass: UInt8(FG_UNOWNED_PASS.rawValue)
+        case .drop: UInt8(FG_UNOWNED_DROP.rawValue)
+        }
+    }
+}
+
+extension IngressCheck {
+    public var bit: UInt8 {
+        switch self {
+        case .source: UInt8(FG_CHECK_SOURCE)
+        case .destination: UInt8(FG_CHECK_DESTINATION)
+        }
+    }
+}
+
+/// The limits of the ABI, as Swift integers.
+public enum ABILimits {
+    public static let version = Int(FG_ABI_VERSION)
+    public static let maxFabrics = Int(FG_MAX_FABRICS)
+    public static let maxInterfaces = Int(FG_MAX_INTERFACES)
+    public static let maxPrefixes = Int(FG_MAX_PREFIXES)
+    public static let maxLocalAddresses = Int(FG_MAX_LOCAL_ADDRS)
+    public static let maxVLANTags = Int(FG_MAX_VLAN_TAGS)
+    public static let unmanagedSlot = UInt32(FG_UNMANAGED_SLOT)
+}

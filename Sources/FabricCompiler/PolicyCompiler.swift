@@ -1,0 +1,167 @@
+import FabricHost
+import FabricPolicy
+
+/// The compiled form of a policy for one host, with what the operator should know.
+public struct Compilation: Sendable, Equatable {
+    public var plan: MapPlan
+    /// Problems that do not stop enforcement (an interface down or missing, an
+    /// address no fabric owns), located in the policy file like errors are.
+    public var warnings: [PolicyDiagnostic]
+}
+
+public struct CompileOptions: Sendable, Equatable {
+    /// Accept fabric interfaces that are not on the host (they are skipped until they appear).
+    public var allowMissing: Bool
+
+    public init(allowMissing: Bool = false) { self.allowMissing = allowMissing }
+}
+
+/// (Policy, HostInventory) -> MapPlan. Pure and deterministic: no clock, no
+/// randomness, no dictionary iteration order leaks into the output.
+public enum PolicyCompiler {
+    public static func compile(
+        _ policy: Policy, host: HostInventory, options: CompileOptions = .init()
+    ) throws(PolicyError) -> Compilation {
+        var problems: [PolicyDiagnostic] = []
+        var warnings: [PolicyDiagnostic] = []
+        let source = policy.source
+
+        if policy.fabrics.count >= ABILimits.maxFabrics {
+            problems.append(source.diagnostic(
+                "fabrics", "\(policy.fabrics.count) fabrics exceed the limit of \(ABILimits.maxFabrics - 1)"))
+        }
+
+        // Interfaces: fabric membership, counter slots and per-direction settings.
+        var interfaces: [InterfaceEntry] = []
+        var fabrics: [FabricEntry] = []
+        for (fabricIndex, fabric) in policy.fabrics.enumerated() {
+            let fabricID = UInt32(fabricIndex + 1)
+            let egress = fabric.effectiveEgress(policy.egress)
+            let ingress = fabric.effectiveIngress(policy.ingress)
+            var redirect: HostInterface?
+            for (index, name) in fabric.interfaces.enumerated() {
+                let field = "fabrics[\(fabricIndex)].interfaces[\(index)]"
+                guard let link = host.interface(named: name) else {
+                    if options.allowMissing {
+                        warnings.append(source.diagnostic(
+                            field, "interface '\(name)' is not on this host; it is skipped until it appears"))
+                    } else {
+                        problems.append(source.diagnostic(
+                            field, "interface '\(name)' is not on this host (see `fabricguard inventory`; --allow-missing accepts it)"))
+                    }
+                    continue
+                }
+                if !link.usable {
+                    warnings.append(source.diagnostic(
+                        field, "interface '\(name)' of fabric '\(fabric.name)' is \(link.up ? "without carrier" : "down")"))
+                } else if redirect == nil {
+                    redirect = link
+                }
+                interfaces.append(InterfaceEntry(
+                    name: name, ifindex: link.index, fabricID: fabricID, fabric: fabric.name,
+                    counterSlot: UInt32(interfaces.count),
+                    egress: DirectionConfig(mode: egress.mode, action: egress.action, unowned: egress.unowned, checks: []),
+                    ingress: DirectionConfig(mode: ingress.mode, action: .drop, unowned: .pass, checks: ingress.checks)))
+            }
+            fabrics.append(FabricEntry(
+                id: fabricID, name: fabric.name, redirectIfindex: redirect?.index ?? 0, redirectInterface: redirect?.name))
+        }
+        if interfaces.count > ABILimits.maxInterfaces {
+            problems.append(source.diagnostic(
+                "fabrics", "\(interfaces.count) interfaces exceed the limit of \(ABILimits.maxInterfaces)"))
+        }
+
+        // Prefixes: owner and exempt merged so one lookup answers both.
+        let prefixes = mergePrefixes(policy)
+        for family in [IPAddress.Family.ipv4, .ipv6] {
+            let count = prefixes.count { $0.prefix.family == family }
+            if count > ABILimits.maxPrefixes {
+                problems.append(source.diagnostic(
+                    "fabrics", "\(count) \(family) prefix entries exceed the limit of \(ABILimits.maxPrefixes)"))
+            }
+        }
+
+        // Local addresses: owner and redirect target; warnings for the suspicious ones.
+        let (locals, localWarnings) = localAddresses(policy, host: host, fabrics: fabrics)
+        warnings += localWarnings
+        if locals.count > ABILimits.maxLocalAddresses {
+            problems.append(source.diagnostic(
+                "fabrics", "\(locals.count) owned local addresses exceed the limit of \(ABILimits.maxLocalAddresses)"))
+        }
+
+        guard problems.isEmpty else { throw PolicyError(file: source.file, diagnostics: problems) }
+        interfaces.sort { $0.ifindex < $1.ifindex }
+        let plan = MapPlan(interfaces: interfaces, fabrics: fabrics, prefixes: prefixes, locals: locals)
+        return Compilation(plan: plan, warnings: warnings)
+    }
+
+    /// For every prefix P written as an owner or exempt prefix, the owner of the
+    /// longest owner prefix containing P and whether any exempt prefix contains
+    /// P. Because the longest match for an address A in this merged set is the
+    /// deepest written prefix containing A, its entry is exactly (owner(A), exempt(A)).
+    static func mergePrefixes(_ policy: Policy) -> [PrefixEntry] {
+        var owners: [IPPrefix: UInt32] = [:]
+        for (index, fabric) in policy.fabrics.enumerated() {
+            for prefix in fabric.prefixes { owners[prefix] = UInt32(index + 1) }
+        }
+        let exempt = Set(policy.exempt)
+        let all = Set(owners.keys).union(exempt).sorted()
+
+        var entries: [PrefixEntry] = []
+        entries.reserveCapacity(all.count)
+        var enclosingOwners: [(prefix: IPPrefix, fabric: UInt32)] = []
+        var enclosingExempt: [IPPrefix] = []
+        for prefix in all {
+            while let top = enclosingOwners.last, !top.prefix.overlaps(prefix) { enclosingOwners.removeLast() }
+            while let top = enclosingExempt.last, !top.overlaps(prefix) { enclosingExempt.removeLast() }
+            let owner = owners[prefix] ?? enclosingOwners.last?.fabric ?? 0
+            let isExempt = exempt.contains(prefix) || !enclosingExempt.isEmpty
+            entries.append(PrefixEntry(prefix: prefix, fabricID: owner, exempt: isExempt))
+            if let fabric = owners[prefix] { enclosingOwners.append((prefix, fabric)) }
+            if exempt.contains(prefix) { enclosingExempt.append(prefix) }
+        }
+        return entries
+    }
+
+    static func localAddresses(
+        _ policy: Policy, host: HostInventory, fabrics: [FabricEntry]
+    ) -> ([LocalEntry], [PolicyDiagnostic]) {
+        var ownerTable = PrefixTable<UInt32>()
+        var exemptTable = PrefixTable<Bool>()
+        for (index, fabric) in policy.fabrics.enumerated() {
+            for prefix in fabric.prefixes { ownerTable.insert(prefix, value: UInt32(index + 1)) }
+        }
+        for prefix in policy.exempt { exemptTable.insert(prefix, value: true) }
+
+        var byAddress: [IPAddress: (entry: LocalEntry, serves: Bool)] = [:]
+        var warnings: [PolicyDiagnostic] = []
+        for link in host.interfaces {
+            let linkFabric = policy.fabrics.firstIndex { $0.interfaces.contains(link.name) }
+            for hostAddress in link.addresses {
+                let address = hostAddress.address
+                let owner = ownerTable.longestMatch(address)?.value ?? 0
+                if let linkFabric {
+                    let field = "fabrics[\(linkFabric)].interfaces[\(policy.fabrics[linkFabric].interfaces.firstIndex(of: link.name)!)]"
+                    let fabricName = policy.fabrics[linkFabric].name
+                    if owner == 0, exemptTable.longestMatch(address) == nil {
+                        warnings.append(policy.source.diagnostic(
+                            field, "address \(address) on '\(link.name)' (fabric '\(fabricName)') is owned by no fabric; its traffic counts as unowned_source"))
+                    } else if owner != 0, owner != UInt32(linkFabric + 1) {
+                        warnings.append(policy.source.diagnostic(
+                            field, "address \(address) on '\(link.name)' (fabric '\(fabricName)') is owned by fabric '\(fabrics[Int(owner) - 1].name)'"))
+                    }
+                }
+                guard owner != 0 else { continue }
+                let ownerFabric = policy.fabrics[Int(owner) - 1]
+                let holderServes = ownerFabric.interfaces.contains(link.name) && link.usable
+                let entry = LocalEntry(
+                    address: address, interface: link.name, fabricID: owner,
+                    redirectIfindex: holderServes ? link.index : fabrics[Int(owner) - 1].redirectIfindex)
+                // An address held twice: prefer a holder that can carry it, then the lowest ifindex.
+                if let existing = byAddress[address], existing.serves || !holderServes { continue }
+                byAddress[address] = (entry, holderServes)
+            }
+        }
+        return (byAddress.values.map(\.entry).sorted { $0.address < $1.address }, warnings)
+    }
+}

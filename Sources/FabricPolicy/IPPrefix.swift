@@ -1,0 +1,107 @@
+/// A CIDR prefix such as `10.1.0.0/24` or `fd00:a::/64`. Host bits are always
+/// zero: a prefix written with host bits set is rejected, not silently masked,
+/// because `10.1.0.5/24` in a policy is far more often a typo than an intent.
+public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let address: IPAddress
+    public let length: Int
+
+    public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        case missingLength(String)
+        case badAddress(String)
+        case badLength(String)
+        case lengthTooLong(length: Int, maximum: Int)
+        case hostBitsSet(suggestion: IPPrefix)
+
+        public var description: String {
+            switch self {
+            case .missingLength(let text):
+                "has no prefix length (write \(text)/32 or \(text)/128 for a single address)"
+            case .badAddress(let text): "'\(text)' is not an IPv4 or IPv6 address"
+            case .badLength(let text): "'\(text)' is not a prefix length"
+            case .lengthTooLong(let length, let maximum):
+                "prefix length \(length) exceeds \(maximum)"
+            case .hostBitsSet(let suggestion):
+                "host bits are set (did you mean \(suggestion)?)"
+            }
+        }
+    }
+
+    /// A prefix whose host bits are known to be zero.
+    public init(address: IPAddress, length: Int) throws(ParseError) {
+        let width = address.family.bitWidth
+        guard length >= 0, length <= width else {
+            throw .lengthTooLong(length: length, maximum: width)
+        }
+        let masked = IPPrefix.mask(address, to: length)
+        guard masked == address else {
+            throw .hostBitsSet(suggestion: IPPrefix(unchecked: masked, length: length))
+        }
+        self.address = address
+        self.length = length
+    }
+
+    /// Parses `ADDRESS/LENGTH`; a bare address is refused so that intent is explicit.
+    public init(parsing text: String) throws(ParseError) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .missingLength(text) }
+        guard let address = IPAddress(String(parts[0])) else { throw .badAddress(String(parts[0])) }
+        guard let length = Int(parts[1]), parts[1].allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw .badLength(String(parts[1]))
+        }
+        try self.init(address: address, length: length)
+    }
+
+    /// The prefix covering `address` at `length`, host bits cleared.
+    public init(covering address: IPAddress, length: Int) {
+        self.init(unchecked: IPPrefix.mask(address, to: min(length, address.family.bitWidth)), length: length)
+    }
+
+    private init(unchecked address: IPAddress, length: Int) {
+        self.address = address
+        self.length = length
+    }
+
+    public var family: IPAddress.Family { address.family }
+
+    public func contains(_ other: IPAddress) -> Bool {
+        other.family == family && IPPrefix.mask(other, to: length) == address
+    }
+
+    /// True when one prefix contains the other (prefixes never partially overlap).
+    public func overlaps(_ other: IPPrefix) -> Bool {
+        guard other.family == family else { return false }
+        return length <= other.length ? contains(other.address) : other.contains(address)
+    }
+
+    public var description: String { "\(address)/\(length)" }
+
+    public static func < (lhs: IPPrefix, rhs: IPPrefix) -> Bool {
+        (lhs.address, lhs.length) < (rhs.address, rhs.length)
+    }
+
+    static func mask(_ address: IPAddress, to length: Int) -> IPAddress {
+        switch address {
+        case .v4(let value):
+            return .v4(length == 0 ? 0 : value & ~UInt32(0) << (32 - length))
+        case .v6(let value):
+            return .v6(length == 0 ? 0 : value & ~UInt128(0) << (128 - length))
+        }
+    }
+}
+
+extension IPPrefix: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            try self.init(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import FabricPolicy
+
+struct FabricGuard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fabricguard",
+        abstract: "Keep multi-homed storage hosts on their fabrics: every packet leaves through, and arrives on, the fabric that owns its address.",
+        discussion: """
+            A policy (YAML) names the fabrics of this host, their interfaces and the
+            prefixes they own. fabricguard validates it against the host, compiles it
+            into BPF map contents and enforces it in tc egress and XDP ingress programs.
+            The same decision runs in pure Swift for `explain` and dry-runs.
+
+            Start with:
+              fabricguard inventory                      # what this host has
+              fabricguard check --policy fabrics.yaml    # validate and show the compiled plan
+              fabricguard explain --policy fabrics.yaml --out ens1f0 --src 10.2.0.5
+
+            Exit status: 0 success, 1 runtime failure, 2 usage or policy error.
+            """,
+        version: "0.1.0",
+        subcommands: [Check.self, Explain.self, Inventory.self]
+    )
+}
+
+/// Exit statuses of SPEC section 5.
+enum ExitStatus: Int32 {
+    case success = 0
+    case runtimeFailure = 1
+    case usageOrPolicy = 2
+}
+
+/// A failure already reported in the command's words; main only sets the status.
+struct CommandFailure: Error {
+    var status: ExitStatus
+    var message: String
+    /// The policy problems behind a policy failure, for `--json` callers.
+    var diagnostics: [PolicyDiagnostic] = []
+}

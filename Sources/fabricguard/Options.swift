@@ -1,0 +1,55 @@
+import ArgumentParser
+import FabricCompiler
+import FabricHost
+import FabricPolicy
+
+/// --policy, --host and --allow-missing: everything needed to compile a plan.
+struct PolicyOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The policy file (YAML).", valueName: "file"))
+    var policy: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Judge against this inventory (from `fabricguard inventory --json`) instead of this host.",
+            valueName: "file"))
+    var host: String?
+
+    @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
+    var allowMissing = false
+
+    func loadPolicy() throws(CommandFailure) -> Policy {
+        do {
+            return try PolicyLoader.load(path: policy)
+        } catch {
+            throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
+        }
+    }
+
+    func loadHost() throws(CommandFailure) -> HostInventory {
+        do {
+            if let host { return try InventoryFile(path: host).inventory() }
+            return try LiveHost().inventory()
+        } catch {
+            // A bad --host file is the caller's input; an unreadable live host is a runtime failure.
+            throw CommandFailure(status: host == nil ? .runtimeFailure : .usageOrPolicy, message: "\(error)")
+        }
+    }
+
+    /// Loads, validates and compiles, or fails with every problem listed.
+    func compile() throws(CommandFailure) -> (Policy, HostInventory, Compilation) {
+        let policy = try loadPolicy()
+        let host = try loadHost()
+        do {
+            let compilation = try PolicyCompiler.compile(policy, host: host, options: CompileOptions(allowMissing: allowMissing))
+            return (policy, host, compilation)
+        } catch {
+            throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
+        }
+    }
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON for scripts instead of text.")
+    var json = false
+}

@@ -1,0 +1,297 @@
+import FabricCompiler
+import FabricFixtures
+import FabricHost
+import FabricPolicy
+import Foundation
+import Testing
+
+@Suite("Policy compiler")
+struct CompilerTests {
+    /// A two-fabric, dual-stack policy (SPEC section 4's example, on a small host).
+    static let twoFabricYAML = """
+        version: 1
+        fabrics:
+          - name: san-a
+            interfaces: [ens1f0]
+            prefixes: [10.1.0.0/24, "fd00:a::/64"]
+          - name: san-b
+            interfaces: [ens1f1]
+            prefixes: [10.2.0.0/24, "fd00:b::/64"]
+            egress: { action: redirect }
+        egress:  { mode: enforce, action: drop, unowned: pass }
+        ingress: { mode: enforce, checks: [source, destination] }
+        exempt:  [0.0.0.0/32, "::/128", "fe80::/10"]
+        management: [eth0]
+
+        """
+
+    static let twoFabricHost = HostInventory(
+        hostname: "initiator-1",
+        interfaces: [
+            HostInterface(name: "lo", index: 1, up: true, running: true, mac: "00:00:00:00:00:00", addresses: [
+                HostAddress(IPAddress("127.0.0.1")!, prefixLength: 8)
+            ]),
+            HostInterface(name: "eth0", index: 2, up: true, running: true, mac: "02:00:00:00:00:02", addresses: [
+                HostAddress(IPAddress("192.168.1.5")!, prefixLength: 24)
+            ]),
+            HostInterface(name: "ens1f0", index: 3, up: true, running: true, mac: "02:00:00:00:00:03", addresses: [
+                HostAddress(IPAddress("10.1.0.5")!, prefixLength: 24), HostAddress(IPAddress("fd00:a::5")!, prefixLength: 64),
+                HostAddress(IPAddress("fe80::3")!, prefixLength: 64),
+            ]),
+            HostInterface(name: "ens1f1", index: 4, up: true, running: true, mac: "02:00:00:00:00:04", addresses: [
+                HostAddress(IPAddress("10.2.0.5")!, prefixLength: 24), HostAddress(IPAddress("fd00:b::5")!, prefixLength: 64),
+            ]),
+        ])
+
+    static func compileTwoFabric() throws -> Compilation {
+        try PolicyCompiler.compile(PolicyLoader.parse(yaml: twoFabricYAML, file: "two.yaml"), host: twoFabricHost)
+    }
+
+    /// The golden plan, as JSON. A change here is a change to what the kernel holds:
+    /// review it as such.
+    static let goldenPlan = """
+        {
+          "fabrics" : [
+            {
+              "id" : 1,
+              "name" : "san-a",
+              "redirect_ifindex" : 3,
+              "redirect_interface" : "ens1f0"
+            },
+            {
+              "id" : 2,
+              "name" : "san-b",
+              "redirect_ifindex" : 4,
+              "redirect_interface" : "ens1f1"
+            }
+          ],
+          "interfaces" : [
+            {
+              "counter_slot" : 0,
+              "egress" : {
+                "action" : "drop",
+                "checks" : [
+
+                ],
+                "mode" : "enforce",
+                "unowned" : "pass"
+              },
+              "fabric" : "san-a",
+              "fabric_id" : 1,
+              "ifindex" : 3,
+              "ingress" : {
+                "action" : "drop",
+                "checks" : [
+                  "source",
+                  "destination"
+                ],
+                "mode" : "enforce",
+                "unowned" : "pass"
+              },
+              "name" : "ens1f0"
+            },
+            {
+              "counter_slot" : 1,
+              "egress" : {
+                "action" : "redirect",
+                "checks" : [
+
+                ],
+                "mode" : "enforce",
+                "unowned" : "pass"
+              },
+              "fabric" : "san-b",
+              "fabric_id" : 2,
+              "ifindex" : 4,
+              "ingress" : {
+                "action" : "drop",
+                "checks" : [
+                  "source",
+                  "destination"
+                ],
+                "mode" : "enforce",
+                "unowned" : "pass"
+              },
+              "name" : "ens1f1"
+            }
+          ],
+          "locals" : [
+            {
+              "address" : "10.1.0.5",
+              "fabric_id" : 1,
+              "interface" : "ens1f0",
+              "redirect_ifindex" : 3
+            },
+            {
+              "address" : "10.2.0.5",
+              "fabric_id" : 2,
+              "interface" : "ens1f1",
+              "redirect_ifindex" : 4
+            },
+            {
+              "address" : "fd00:a::5",
+              "fabric_id" : 1,
+              "interface" : "ens1f0",
+              "redirect_ifindex" : 3
+            },
+            {
+              "address" : "fd00:b::5",
+              "fabric_id" : 2,
+              "interface" : "ens1f1",
+              "redirect_ifindex" : 4
+            }
+          ],
+          "prefixes" : [
+            {
+              "exempt" : true,
+              "fabric_id" : 0,
+              "prefix" : "0.0.0.0/32"
+            },
+            {
+              "exempt" : false,
+              "fabric_id" : 1,
+              "prefix" : "10.1.0.0/24"
+            },
+            {
+              "exempt" : false,
+              "fabric_id" : 2,
+              "prefix" : "10.2.0.0/24"
+            },
+            {
+              "exempt" : true,
+              "fabric_id" : 0,
+              "prefix" : "::/128"
+            },
+            {
+              "exempt" : false,
+              "fabric_id" : 1,
+              "prefix" : "fd00:a::/64"
+            },
+            {
+              "exempt" : false,
+              "fabric_id" : 2,
+              "prefix" : "fd00:b::/64"
+            },
+            {
+              "exempt" : true,
+              "fabric_id" : 0,
+              "prefix" : "fe80::/10"
+            }
+          ]
+        }
+        """
+
+    static let goldenDigest = "sha256:4fff9c101135b0b530fa2f9f642be8fd7d32e954c95993db0d20d4848e169bb0"
+
+    static func json(_ plan: MapPlan) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(plan), as: UTF8.self)
+    }
+
+    @Test func goldenTwoFabricDualStackPlan() throws {
+        let compilation = try Self.compileTwoFabric()
+        #expect(try Self.json(compilation.plan) == Self.goldenPlan)
+        #expect(compilation.plan.digestText == Self.goldenDigest)
+        #expect(compilation.warnings.isEmpty)
+    }
+
+    @Test func sameInputSameBytes() throws {
+        let first = try Self.compileTwoFabric()
+        for _ in 0..<5 {
+            let again = try Self.compileTwoFabric()
+            #expect(again == first)
+            #expect(again.plan.entries(bank: 1) == first.plan.entries(bank: 1))
+            #expect(again.plan.digest == first.plan.digest)
+        }
+        // Host interface order and address order do not leak into the plan.
+        var shuffled = Self.twoFabricHost
+        shuffled.interfaces.reverse()
+        for index in shuffled.interfaces.indices { shuffled.interfaces[index].addresses.reverse() }
+        let policy = try PolicyLoader.parse(yaml: Self.twoFabricYAML, file: "two.yaml")
+        #expect(try PolicyCompiler.compile(policy, host: shuffled).plan.digest == first.plan.digest)
+    }
+
+    @Test func theDigestFollowsTheBytes() throws {
+        let base = try Self.compileTwoFabric().plan
+        let yaml = Self.twoFabricYAML.replacingOccurrences(of: "egress: { action: redirect }", with: "egress: { action: drop }")
+        let changed = try PolicyCompiler.compile(PolicyLoader.parse(yaml: yaml), host: Self.twoFabricHost).plan
+        #expect(changed.digest != base.digest)
+    }
+
+    @Test func entriesUseTheABILayout() throws {
+        let plan = try Self.compileTwoFabric().plan
+        let entries = plan.entries(bank: 1)
+        let v4 = try #require(entries.first { $0.map == "fg_prefix_v4" && $0.key[8...] == [10, 1, 0, 0] })
+        // prefixlen (32 bank bits + 24), bank 1, then the address in network order.
+        #expect(v4.key == [56, 0, 0, 0, 1, 0, 0, 0, 10, 1, 0, 0])
+        #expect(v4.value == [1, 0, 0, 0, 0, 0, 0, 0])
+        let local = try #require(entries.first { $0.map == "fg_locals" && $0.key.suffix(4) == [10, 2, 0, 5] })
+        #expect(local.key == [1, 0, 0, 0] + [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 2, 0, 5])
+        #expect(local.value == [2, 0, 0, 0, 4, 0, 0, 0])
+        let fabric = try #require(entries.first { $0.map == "fg_fabrics" && $0.value == [4, 0, 0, 0, 0, 0, 0, 0] })
+        #expect(fabric.key == [66, 0, 0, 0])  // bank 1 * 64 fabrics + id 2
+        #expect(Set(entries.map(\.map)) == ["fg_interfaces", "fg_fabrics", "fg_prefix_v4", "fg_prefix_v6", "fg_locals"])
+    }
+
+    @Test func mergedPrefixesCarryOwnerAndExemption() throws {
+        let policy = try PolicyLoader.parse(yaml: """
+            version: 1
+            fabrics:
+              - { name: a, interfaces: [e0], prefixes: [10.0.0.0/8, 10.5.5.0/24] }
+              - { name: b, interfaces: [e1], prefixes: [172.16.0.0/12] }
+            exempt: [10.1.0.0/16, 10.1.2.3/32, 192.168.0.0/16, 172.16.0.0/12]
+            """)
+        let host = HostInventory(interfaces: [
+            HostInterface(name: "e0", index: 2, up: true, running: true, mac: nil, addresses: []),
+            HostInterface(name: "e1", index: 3, up: true, running: true, mac: nil, addresses: []),
+        ])
+        let prefixes = try PolicyCompiler.compile(policy, host: host).plan.prefixes
+        #expect(prefixes.map { "\($0.prefix) \($0.fabricID) \($0.exempt)" } == [
+            "10.0.0.0/8 1 false", "10.1.0.0/16 1 true", "10.1.2.3/32 1 true", "10.5.5.0/24 1 false",
+            "172.16.0.0/12 2 true", "192.168.0.0/16 0 true",
+        ])
+    }
+
+    @Test func warningsForTheFixtureHost() throws {
+        let compilation = try PolicyCompiler.compile(FixtureWorld.policy(), host: FixtureWorld.host)
+        #expect(compilation.warnings.map(\.description) == [
+            "fixture-policy.yaml:17:18: fabrics[3].interfaces[0]: interface 'sand0' of fabric 'san-d' is down"
+        ])
+        let sand = try #require(compilation.plan.locals.first { $0.address == IPAddress("10.4.0.10") })
+        #expect(sand.redirectIfindex == 0)
+        #expect(compilation.plan.fabric(id: 4)?.redirectIfindex == 0)
+        #expect(compilation.plan.interface(named: "mgmt0") == nil)
+    }
+
+    @Test func addressesOnTheWrongFabricAreWarned() throws {
+        var host = Self.twoFabricHost
+        host.interfaces[2].addresses.append(HostAddress(IPAddress("10.2.0.99")!, prefixLength: 24))
+        host.interfaces[3].addresses.append(HostAddress(IPAddress("10.9.0.1")!, prefixLength: 24))
+        let compilation = try PolicyCompiler.compile(PolicyLoader.parse(yaml: Self.twoFabricYAML, file: "two.yaml"), host: host)
+        #expect(compilation.warnings.map(\.description) == [
+            "two.yaml:4:18: fabrics[0].interfaces[0]: address 10.2.0.99 on 'ens1f0' (fabric 'san-a') is owned by fabric 'san-b'",
+            "two.yaml:7:18: fabrics[1].interfaces[0]: address 10.9.0.1 on 'ens1f1' (fabric 'san-b') is owned by no fabric; its traffic counts as unowned_source",
+        ])
+        // The SAN-B address held by a SAN-A NIC redirects to SAN-B's own NIC.
+        let misplaced = try #require(compilation.plan.locals.first { $0.address == IPAddress("10.2.0.99") })
+        #expect(misplaced.fabricID == 2 && misplaced.redirectIfindex == 4)
+    }
+
+    @Test func unknownInterfacesAreErrorsUnlessAllowed() throws {
+        var host = Self.twoFabricHost
+        host.interfaces.removeAll { $0.name == "ens1f1" }
+        let policy = try PolicyLoader.parse(yaml: Self.twoFabricYAML, file: "two.yaml")
+        #expect(throws: PolicyError.self) { try PolicyCompiler.compile(policy, host: host) }
+        do {
+            _ = try PolicyCompiler.compile(policy, host: host)
+        } catch {
+            #expect(error.diagnostics.map(\.description) == [
+                "two.yaml:7:18: fabrics[1].interfaces[0]: interface 'ens1f1' is not on this host (see `fabricguard inventory`; --allow-missing accepts it)"
+            ])
+        }
+        let allowed = try PolicyCompiler.compile(policy, host: host, options: CompileOptions(allowMissing: true))
+        #expect(allowed.plan.interfaces.map(\.name) == ["ens1f0"])
+        #expect(allowed.plan.fabric(id: 2)?.redirectIfindex == 0)
+    }
+}

@@ -1,0 +1,80 @@
+import FabricCompiler
+import FabricFixtures
+import FabricPolicy
+import FabricReference
+import Testing
+
+@Suite("Reference parser")
+struct ParserTests {
+    @Test func ethernetSkipsUpToTwoTags() {
+        let frame = FrameBuilder.udp4(
+            source: IPAddress("10.1.0.1")!, destination: IPAddress("10.1.0.2")!, vlan: [.dot1ad(1), .dot1q(2)])
+        frame.withUnsafeBytes { bytes in
+            var cursor = HeaderCursor(bytes)
+            #expect(cursor.parseEthhdr() == EtherType.ipv4)
+            #expect(cursor.pos == 22)
+            let addresses = cursor.parseIphdr()
+            #expect(addresses?.source == 0x0a01_0001 && addresses?.destination == 0x0a01_0002)
+            #expect(cursor.pos == 42)
+        }
+    }
+
+    @Test func ipv4OptionsMoveTheCursor() {
+        let frame = FrameBuilder.udp4(source: IPAddress("10.1.0.1")!, destination: IPAddress("10.1.0.2")!, optionWords: 4)
+        frame.withUnsafeBytes { bytes in
+            var cursor = HeaderCursor(bytes)
+            _ = cursor.parseEthhdr()
+            #expect(cursor.parseIphdr() != nil)
+            #expect(cursor.pos == 14 + 36)
+        }
+    }
+
+    @Test func ipv4HeaderChecksumIsValid() {
+        let frame = FrameBuilder.udp4(source: IPAddress("10.1.0.1")!, destination: IPAddress("10.1.0.2")!, optionWords: 1)
+        #expect(FrameBuilder.internetChecksum(Array(frame[14..<38])) == 0)
+    }
+
+    @Test func arpFields() {
+        let frame = FrameBuilder.arp(operation: ARP.request, senderIP: IPAddress("10.1.0.1")!, targetIP: IPAddress("10.2.0.9")!)
+        #expect(frame.count == 42)
+        frame.withUnsafeBytes { bytes in
+            var cursor = HeaderCursor(bytes)
+            #expect(cursor.parseEthhdr() == EtherType.arp)
+            let arp = cursor.parseArphdr()
+            #expect(arp == HeaderCursor.ARPFields(protocolType: 0x0800, operation: 1, senderIP: 0x0a01_0001, targetIP: 0x0a02_0009))
+        }
+    }
+
+    /// Random and mutated frames never trap and always give the same answer:
+    /// the reference must be total over arbitrary bytes, as the kernel is.
+    @Test func totalOverArbitraryBytes() throws {
+        let compilation = try PolicyCompiler.compile(FixtureWorld.policy(), host: FixtureWorld.host)
+        let datapath = ReferenceDatapath(plan: compilation.plan)
+        var generator = SplitMix(seed: 0x5eed)
+        let seeds = Fixtures.all.map(\.frame).filter { !$0.isEmpty }
+        for _ in 0..<20_000 {
+            var frame = seeds[Int(generator.next() % UInt64(seeds.count))]
+            for _ in 0..<Int(generator.next() % 4) {
+                frame[Int(generator.next() % UInt64(frame.count))] = UInt8(truncatingIfNeeded: generator.next())
+            }
+            frame = Array(frame.prefix(Int(generator.next() % UInt64(frame.count + 1))))
+            let ifindex = UInt32(generator.next() % 10)
+            let direction: Direction = generator.next() & 1 == 0 ? .egress : .ingress
+            let first = datapath.decide(frame: frame, ifindex: ifindex, direction: direction)
+            #expect(first == datapath.decide(frame: frame, ifindex: ifindex, direction: direction))
+            #expect(first.verdict != .redirect || (direction == .egress && first.redirectIfindex != 0))
+        }
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * fabricguard_abi.h - THE contract between the BPF programs and the agent.
+ *
+ * Every struct that crosses the kernel/userspace boundary, every numbered code
+ * and every map or program name is written here once. The BPF programs include
+ * it directly; Swift imports it through the CFabricABI module, never a copy.
+ *
+ * Rules for this file:
+ *  - fixed-width fields only, explicit padding, no bool, no enum-typed fields
+ *    (enums below only name constants; fields that hold them are __u8/__u32);
+ *  - numbered codes are append-only: never renumber, never reuse a value;
+ *  - bump FG_ABI_VERSION whenever a struct layout or a map definition changes.
+ */
+#ifndef FABRICGUARD_ABI_H
+#define FABRICGUARD_ABI_H
+
+#include <linux/types.h>
+
+#define FG_ABI_VERSION 1
+
+/* ---- Limits ------------------------------------------------------------ */
+
+#define FG_MAX_FABRICS 64          /* fabric ids 1..63; 0 means "no fabric" */
+#define FG_MAX_INTERFACES 256      /* counter slots 0..255 */
+#define FG_MAX_VLAN_TAGS 2         /* 802.1Q / 802.1ad tags skipped per frame */
+#define FG_MAX_PREFIXES 1048576    /* per family and per bank */
+#define FG_MAX_LOCAL_ADDRS 4096    /* per bank */
+#define FG_BANKS 2                 /* active + standby policy generation */
+#define FG_EVENT_HEAD_LEN 128      /* bytes of the frame copied into an event */
+#define FG_DIGEST_LEN 32           /* SHA-256 of the compiled plan */
+
+/* The counter slot used for frames on interfaces absent from the policy. */
+#define FG_UNMANAGED_SLOT FG_MAX_INTERFACES
+
+/* ---- Numbered codes (append-only) --------------------------------------- */
+
+/* Why a frame got its verdict (SPEC section 3). */
+enum fg_reason {
+	FG_REASON_OK = 0,
+	FG_REASON_EXEMPT = 1,
+	FG_REASON_NOT_IP = 2,
+	FG_REASON_UNMANAGED = 3,
+	FG_REASON_MALFORMED = 4,
+	FG_REASON_UNOWNED_SOURCE = 5,
+	FG_REASON_FOREIGN_SOURCE = 6,
+	FG_REASON_FOREIGN_DESTINATION = 7,
+	FG_REASON_REDIRECT_UNAVAILABLE = 8,
+	FG_REASON_COUNT = 9,
+};
+
+/* What was done with the frame. would_* pass the frame (audit mode). */
+enum fg_action {
+	FG_ACTION_PASS = 0,
+	FG_ACTION_DROP = 1,
+	FG_ACTION_REDIRECT = 2,
+	FG_ACTION_WOULD_DROP = 3,
+	FG_ACTION_WOULD_REDIRECT = 4,
+	FG_ACTION_COUNT = 5,
+};
+
+enum fg_direction {
+	FG_DIR_EGRESS = 0,
+	FG_DIR_INGRESS = 1,
+	FG_DIR_COUNT = 2,
+};
+
+/* Per-direction enforcement mode. OFF means the hook is not attached. */
+enum fg_mode {
+	FG_MODE_OFF = 0,
+	FG_MODE_AUDIT = 1,
+	FG_MODE_ENFORCE = 2,
+};
+
+/* What a violation does under FG_MODE_ENFORCE. Redirect is egress-only. */
+enum fg_violation_action {
+	FG_VIOLATION_DROP = 0,
+	FG_VIOLATION_REDIRECT = 1,
+};
+
+/* What a source owned by no fabric does on egress. */
+enum fg_unowned {
+	FG_UNOWNED_PASS = 0,
+	FG_UNOWNED_DROP = 1,
+};
+
+/* Ingress checks, a bit set. */
+#define FG_CHECK_SOURCE (1U << 0)
+#define FG_CHECK_DESTINATION (1U << 1)
+
+/* fg_prefix_value.flags */
+#define FG_PREFIX_EXEMPT (1U << 0)
+
+/* ---- Map keys and values ------------------------------------------------ */
+
+/*
+ * Policy generations: every policy map key starts with a bank (generation & 1).
+ * A packet reads fg_state.active_bank once and makes every lookup in that
+ * bank, so it is judged by exactly one generation while the agent fills the
+ * standby bank and flips.
+ */
+
+/* fg_prefix_v4 / fg_prefix_v6: LPM tries. prefixlen counts the 32 bank bits. */
+struct fg_prefix_v4_key {
+	__u32 prefixlen;
+	__u32 bank;
+	__u8 addr[4];
+};
+
+struct fg_prefix_v6_key {
+	__u32 prefixlen;
+	__u32 bank;
+	__u8 addr[16];
+};
+
+/*
+ * The compiler merges owner and exempt prefixes into one trie, so one lookup
+ * answers both owner(A) and exempt(A) for the longest match.
+ */
+struct fg_prefix_value {
+	__u32 fabric_id; /* 0: owned by no fabric */
+	__u32 flags;     /* FG_PREFIX_* */
+};
+
+/* Per-direction settings of an interface, resolved from its fabric. */
+struct fg_dir_config {
+	__u8 mode;      /* enum fg_mode */
+	__u8 action;    /* enum fg_violation_action */
+	__u8 unowned;   /* enum fg_unowned (egress only) */
+	__u8 checks;    /* FG_CHECK_* (ingress only) */
+};
+
+/* fg_interfaces: hash, one entry per managed interface. */
+struct fg_interface_key {
+	__u32 bank;
+	__u32 ifindex;
+};
+
+struct fg_interface_value {
+	__u32 fabric_id;
+	__u32 counter_slot; /* 0..FG_MAX_INTERFACES-1 */
+	struct fg_dir_config egress;
+	struct fg_dir_config ingress;
+};
+
+/* fg_locals: hash, this host's addresses owned by a fabric. IPv4 is stored
+ * IPv4-mapped (::ffff:a.b.c.d) so one map serves both families. */
+struct fg_local_key {
+	__u32 bank;
+	__u8 addr[16];
+};
+
+struct fg_local_value {
+	__u32 fabric_id;
+	__u32 redirect_ifindex; /* 0: no usable interface in the owning fabric */
+};
+
+/* fg_fabrics: array indexed by bank * FG_MAX_FABRICS + fabric_id. */
+struct fg_fabric_value {
+	__u32 redirect_ifindex; /* first listed interface that is up, 0: none */
+	__u32 pad;
+};
+
+/* fg_state: array with one entry, the switch between generations. */
+struct fg_state {
+	__u64 generation;
+	__u32 active_bank;
+	__u32 abi_version;
+	__u8 digest[FG_DIGEST_LEN];
+};
+
+/* fg_counters: per-CPU array indexed by fg_counter_index(). */
+struct fg_counter_value {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* fg_events: ring buffer of violations (sampled headers). */
+struct fg_event {
+	__u64 timestamp_ns;
+	__u32 ifindex;
+	__u32 redirect_ifindex;
+	__u8 direction;
+	__u8 reason;
+	__u8 action;
+	__u8 pad;
+	__u16 frame_len;
+	__u16 head_len;
+	__u8 head[FG_EVENT_HEAD_LEN];
+};
+
+#define FG_COUNTER_ENTRIES \
+	((FG_MAX_INTERFACES + 1) * FG_DIR_COUNT * FG_REASON_COUNT * FG_ACTION_COUNT)
+
+static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
+				     __u32 action)
+{
+	return ((slot * FG_DIR_COUNT + direction) * FG_REASON_COUNT + reason) *
+		       FG_ACTION_COUNT +
+	       action;
+}
+
+/* ---- Names, written once ------------------------------------------------ */
+
+#define FG_MAP_PREFIX_V4 "fg_prefix_v4"
+#define FG_MAP_PREFIX_V6 "fg_prefix_v6"
+#define FG_MAP_INTERFACES "fg_interfaces"
+#define FG_MAP_LOCALS "fg_locals"
+#define FG_MAP_FABRICS "fg_fabrics"
+#define FG_MAP_STATE "fg_state"
+#define FG_MAP_COUNTERS "fg_counters"
+#define FG_MAP_EVENTS "fg_events"
+
+#define FG_PROG_TC_EGRESS "fg_tc_egress"
+#define FG_PROG_TC_INGRESS "fg_tc_ingress"
+#define FG_PROG_XDP_INGRESS "fg_xdp_ingress"
+
+#define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/fabricguard"
+
+#endif /* FABRICGUARD_ABI_H */
