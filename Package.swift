@@ -30,6 +30,13 @@ let package = Package(
         .target(name: "FabricHost", dependencies: ["FabricPolicy"]),
         .target(name: "FabricCompiler", dependencies: ["FabricPolicy", "FabricHost", "CFabricABI"]),
         .target(name: "FabricReference", dependencies: ["FabricPolicy", "FabricCompiler", "CFabricABI"]),
+        // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.
+        // The BPF object is embedded (built by bpf/Makefile, committed like bpf2go's output).
+        .target(
+            name: "FabricBPF",
+            dependencies: ["CBPFShim", "CLibBPF", "CFabricABI", "FabricCompiler"],
+            resources: [.embedInCode("Objects/fabricguard.bpf.o")]
+        ),
         // The shared fixture table: hand-written expectations, used by the reference and kernel tiers.
         .target(name: "FabricFixtures", dependencies: ["FabricPolicy", "FabricHost", "FabricReference"]),
 
@@ -45,10 +52,21 @@ let package = Package(
             dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricFixtures"]
         ),
 
+        // The differential tier's kernel side, run inside a throwaway network namespace.
+        .executableTarget(
+            name: "fabricguard-selftest",
+            dependencies: ["FabricBPF", "FabricFixtures", "FabricReference", "FabricCompiler", "FabricHost", "CFabricABI"]
+        ),
+
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy"]),
         .testTarget(name: "FabricHostTests", dependencies: ["FabricHost"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
+        // Object/ABI tier (unprivileged) and the kernel tiers (root; required in CI).
+        .testTarget(
+            name: "FabricKernelTests",
+            dependencies: ["FabricBPF", "CFabricABI", "fabricguard", "fabricguard-selftest", "FabricFixtures", "FabricHost"]
+        ),
     ]
 )

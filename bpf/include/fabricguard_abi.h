@@ -29,6 +29,13 @@
 #define FG_BANKS 2                 /* active + standby policy generation */
 #define FG_EVENT_HEAD_LEN 128      /* bytes of the frame copied into an event */
 #define FG_DIGEST_LEN 32           /* SHA-256 of the compiled plan */
+#define FG_EVENTS_RING_BYTES (256 * 1024)
+#define FG_EVENTS_PER_SECOND 64    /* per CPU; violations beyond it are counted, not reported */
+#define FG_AGENT_META_LEN 65536    /* the agent's own record of what it applied */
+
+/* The tc filter fabricguard owns on each hook: other filters are left alone. */
+#define FG_TC_HANDLE 0xfab
+#define FG_TC_PRIORITY 1
 
 /* The counter slot used for frames on interfaces absent from the policy. */
 #define FG_UNMANAGED_SLOT FG_MAX_INTERFACES
@@ -189,8 +196,35 @@ struct fg_event {
 	__u8 head[FG_EVENT_HEAD_LEN];
 };
 
-#define FG_COUNTER_ENTRIES \
-	((FG_MAX_INTERFACES + 1) * FG_DIR_COUNT * FG_REASON_COUNT * FG_ACTION_COUNT)
+/* fg_event_budget: per-CPU rate limit of fg_events. */
+struct fg_event_budget {
+	__u64 window_start_ns;
+	__u32 sent;
+	__u32 suppressed;
+};
+
+/* fg_agent_meta: array with one entry. Never read by the programs: the agent
+ * keeps its record (policy path, interfaces, hooks, counter slots) as JSON
+ * here so that it lives and dies with the pins. */
+struct fg_agent_meta {
+	__u32 length;
+	__u32 pad;
+	__u8 json[FG_AGENT_META_LEN - 8];
+};
+
+/* One decision as the programs make it; fg_last_verdict holds the latest
+ * when the loader sets fg_record_verdicts (test tiers only). */
+struct fg_verdict {
+	__u32 reason;
+	__u32 action;
+	__u32 redirect_ifindex;
+	__u32 counter_slot;
+};
+
+/* An enum rather than a macro so that Swift imports it. */
+enum {
+	FG_COUNTER_ENTRIES = (FG_MAX_INTERFACES + 1) * FG_DIR_COUNT * FG_REASON_COUNT * FG_ACTION_COUNT,
+};
 
 static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
 				     __u32 action)
@@ -210,6 +244,13 @@ static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
 #define FG_MAP_STATE "fg_state"
 #define FG_MAP_COUNTERS "fg_counters"
 #define FG_MAP_EVENTS "fg_events"
+#define FG_MAP_EVENT_BUDGET "fg_event_budget"
+#define FG_MAP_AGENT_META "fg_agent_meta"
+#define FG_MAP_LAST_VERDICT "fg_last_verdict"
+
+/* Load-time constants (.rodata) the loader reads or sets. */
+#define FG_RODATA_ABI_VERSION "fg_abi_version"
+#define FG_RODATA_RECORD_VERDICTS "fg_record_verdicts"
 
 #define FG_PROG_TC_EGRESS "fg_tc_egress"
 #define FG_PROG_TC_INGRESS "fg_tc_ingress"

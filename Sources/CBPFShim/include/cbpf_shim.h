@@ -1,15 +1,20 @@
 // Macro-free entry points into libbpf for Swift. Each function exists because
-// Swift cannot call the libbpf API it wraps directly (variadic callbacks,
-// LIBBPF_OPTS designated initialisers); none adds behaviour of its own.
+// Swift cannot call the libbpf API it wraps directly (LIBBPF_OPTS designated
+// initialisers, va_list callbacks, BTF walking over C unions); none adds
+// behaviour of its own. Return conventions follow libbpf: ints are 0 or
+// -errno, pointers are NULL with errno set.
 #ifndef CBPF_SHIM_H
 #define CBPF_SHIM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "cfabric_abi_ref.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct bpf_object;
 
 // libbpf's version as "major.minor", so the agent can report what it runs on.
 const char *fg_libbpf_version(void);
@@ -19,6 +24,51 @@ const char *fg_libbpf_version(void);
 // (level: 0 warn, 1 info, 2 debug); a NULL sink silences libbpf.
 typedef void (*fg_libbpf_log_sink)(int level, const char *line);
 void fg_libbpf_set_log_sink(fg_libbpf_log_sink sink);
+
+// bpf_object__open_mem with a name (LIBBPF_OPTS). NULL + errno on failure.
+struct bpf_object *fg_object_open_mem(const void *bytes, size_t size, const char *name);
+
+// Byte offset of a global variable in the object's .rodata (from BTF), so the
+// loader can read and set load-time constants by name. -errno on failure.
+long fg_rodata_offset(struct bpf_object *object, const char *variable);
+
+// Size of a struct in the object's BTF, -errno when it is not there.
+long fg_btf_struct_size(struct bpf_object *object, const char *name);
+
+// The tc filter fabricguard owns (FG_TC_HANDLE / FG_TC_PRIORITY) on the clsact
+// hook of `ifindex`. Attach creates clsact when missing and replaces our
+// filter atomically when present; other filters are never touched.
+int fg_tc_attach(int ifindex, int egress, int prog_fd);
+int fg_tc_detach(int ifindex, int egress);
+// Our filter's program id in *prog_id; -ENOENT when there is none.
+int fg_tc_query(int ifindex, int egress, uint32_t *prog_id);
+
+// An XDP BPF link (flags: XDP_FLAGS_*; 0 lets the kernel pick driver mode
+// when the device has it). Returns the link fd or -errno.
+int fg_xdp_link_create(int prog_fd, int ifindex, uint32_t flags);
+
+// BPF_PROG_TEST_RUN of one frame on `ifindex` (which must exist in the
+// caller's network namespace). `xdp` selects the context type.
+int fg_prog_test_run(int prog_fd, int xdp, const void *frame, uint32_t size, uint32_t ifindex,
+		     uint32_t repeat, uint32_t *retval, uint32_t *duration_ns);
+
+// bpf_map_info / bpf_link_info / bpf_prog_info fields the agent needs.
+struct fg_map_facts {
+	uint32_t type, key_size, value_size, max_entries, map_flags, id;
+};
+int fg_map_facts(int map_fd, struct fg_map_facts *facts);
+
+struct fg_link_facts {
+	uint32_t type, id, prog_id, ifindex;
+};
+int fg_link_facts(int link_fd, struct fg_link_facts *facts);
+
+struct fg_prog_facts {
+	uint32_t type, id;
+	char name[16];
+	uint8_t tag[8];
+};
+int fg_prog_facts_by_id(uint32_t id, struct fg_prog_facts *facts);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,133 @@
+import CBPFShim
+import CLibBPF
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A BPF map by file descriptor, its key and value sizes checked against the
+/// ABI when opened, so a byte buffer of the wrong shape never reaches the kernel.
+public final class BPFMap: @unchecked Sendable {
+    public let name: String
+    public let fd: Int32
+    public let facts: Facts
+    /// False when the fd belongs to a `BPFObject` that closes it.
+    private let ownsDescriptor: Bool
+
+    public struct Facts: Sendable, Equatable {
+        public var type: UInt32
+        public var keySize: Int
+        public var valueSize: Int
+        public var maxEntries: Int
+        public var flags: UInt32
+        public var id: UInt32
+    }
+
+    init(name: String, fd: Int32, ownsDescriptor: Bool) throws(BPFError) {
+        var raw = fg_map_facts()
+        try LibBPF.check(fg_map_facts(fd, &raw), "inspect map", name)
+        self.name = name
+        self.fd = fd
+        self.ownsDescriptor = ownsDescriptor
+        facts = Facts(
+            type: raw.type, keySize: Int(raw.key_size), valueSize: Int(raw.value_size),
+            maxEntries: Int(raw.max_entries), flags: raw.map_flags, id: raw.id)
+        if let expected = ABIMaps.spec(named: name) {
+            guard facts.keySize == expected.keySize, facts.valueSize == expected.valueSize else {
+                throw BPFError(
+                    verb: "open map", object: name, errno: 0,
+                    detail: "key/value sizes \(facts.keySize)/\(facts.valueSize) differ from this binary's ABI (\(expected.keySize)/\(expected.valueSize))")
+            }
+        }
+    }
+
+    /// Opens a pinned map (a path under bpffs).
+    public static func pinned(at path: String, name: String) throws(BPFError) -> BPFMap {
+        let fd = try LibBPF.checkErrno(bpf_obj_get(path), "open pinned map", path)
+        do {
+            return try BPFMap(name: name, fd: fd, ownsDescriptor: true)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        if ownsDescriptor { close(fd) }
+    }
+
+    public var isPerCPU: Bool {
+        facts.type == UInt32(BPF_MAP_TYPE_PERCPU_ARRAY.rawValue) || facts.type == UInt32(BPF_MAP_TYPE_PERCPU_HASH.rawValue)
+    }
+
+    /// Writes `value` at `key`; per-CPU maps take one value per possible CPU (`lookupSize` bytes).
+    public func update(key: [UInt8], value: [UInt8]) throws(BPFError) {
+        try checkSizes(key: key.count, value: isPerCPU && value.count == lookupSize ? facts.valueSize : value.count)
+        let result = key.withUnsafeBytes { keyBytes in
+            value.withUnsafeBytes { valueBytes in
+                bpf_map_update_elem(fd, keyBytes.baseAddress, valueBytes.baseAddress, UInt64(BPF_ANY))
+            }
+        }
+        try LibBPF.checkErrno(result, "update map", name)
+    }
+
+    /// Deletes `key`; a missing key is not an error.
+    public func delete(key: [UInt8]) throws(BPFError) {
+        try checkSizes(key: key.count, value: facts.valueSize)
+        let result = key.withUnsafeBytes { bpf_map_delete_elem(fd, $0.baseAddress) }
+        if result < 0, errno != ENOENT { throw BPFError(verb: "delete from map", object: name, errno: errno) }
+    }
+
+    /// The value for `key`; per-CPU maps return one value per possible CPU, concatenated.
+    public func lookup(key: [UInt8]) throws(BPFError) -> [UInt8]? {
+        try checkSizes(key: key.count, value: facts.valueSize)
+        var value = [UInt8](repeating: 0, count: lookupSize)
+        let result = key.withUnsafeBytes { keyBytes in
+            value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, keyBytes.baseAddress, $0.baseAddress) }
+        }
+        if result < 0 {
+            if errno == ENOENT { return nil }
+            throw BPFError(verb: "look up in map", object: name, errno: errno)
+        }
+        return value
+    }
+
+    /// Every key, in the kernel's iteration order.
+    public func keys() throws(BPFError) -> [[UInt8]] {
+        var keys: [[UInt8]] = []
+        var previous: [UInt8]?
+        var next = [UInt8](repeating: 0, count: facts.keySize)
+        while true {
+            let result: Int32 = next.withUnsafeMutableBytes { nextBytes in
+                if let previous {
+                    return previous.withUnsafeBytes { bpf_map_get_next_key(fd, $0.baseAddress, nextBytes.baseAddress) }
+                }
+                return bpf_map_get_next_key(fd, nil, nextBytes.baseAddress)
+            }
+            if result < 0 {
+                if errno == ENOENT { return keys }
+                throw BPFError(verb: "iterate map", object: name, errno: errno)
+            }
+            keys.append(next)
+            previous = next
+        }
+    }
+
+    /// The kernel rounds each per-CPU value up to 8 bytes, one per possible CPU.
+    public var lookupSize: Int {
+        isPerCPU ? (facts.valueSize + 7) / 8 * 8 * Int(libbpf_num_possible_cpus()) : facts.valueSize
+    }
+
+    /// Pins the map at `path` (a bpffs path).
+    public func pin(at path: String) throws(BPFError) {
+        try LibBPF.checkErrno(bpf_obj_pin(fd, path), "pin map \(name) at", path)
+    }
+
+    private func checkSizes(key: Int, value: Int) throws(BPFError) {
+        guard key == facts.keySize, value == facts.valueSize else {
+            throw BPFError(
+                verb: "use map", object: name, errno: EINVAL,
+                detail: "key/value of \(key)/\(value) bytes, the map holds \(facts.keySize)/\(facts.valueSize)")
+        }
+    }
+}

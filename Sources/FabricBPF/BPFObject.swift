@@ -1,0 +1,204 @@
+import CBPFShim
+import CFabricABI
+import CLibBPF
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A BPF object opened from bytes (the embedded fabricguard.bpf.o), loaded
+/// once, then a source of map and program handles. Closing it (deinit)
+/// releases every fd it holds; pinned maps and attached programs live on.
+public final class BPFObject: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// libelf reads the object in place until load: the bytes must outlive it.
+    private let bytes: UnsafeMutableRawBufferPointer
+    public let name: String
+    public private(set) var isLoaded = false
+
+    public init(bytes source: [UInt8], name: String = "fabricguard") throws(BPFError) {
+        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: source.count, alignment: 16)
+        bytes.copyBytes(from: source)
+        self.name = name
+        guard let handle = fg_object_open_mem(bytes.baseAddress, bytes.count, name) else {
+            let code = errno
+            bytes.deallocate()
+            throw BPFError(verb: "open BPF object", object: name, errno: code)
+        }
+        self.handle = handle
+    }
+
+    /// The object this binary embeds.
+    public convenience init() throws(BPFError) {
+        try self.init(bytes: EmbeddedObject.fabricguard)
+    }
+
+    deinit {
+        bpf_object__close(handle)
+        bytes.deallocate()
+    }
+
+    // MARK: Load-time constants
+
+    /// A `const volatile __u32` global of .rodata, as compiled or as set.
+    public func constant(_ variable: String) throws(BPFError) -> UInt32 {
+        let (data, offset) = try rodataSlot(variable)
+        return data.load(fromByteOffset: offset, as: UInt32.self)
+    }
+
+    /// Sets a `const volatile __u32` global before load (the verifier then
+    /// treats it as a constant and prunes what it disables).
+    public func setConstant(_ variable: String, _ value: UInt32) throws(BPFError) {
+        guard !isLoaded else { throw BPFError(verb: "set constant", object: variable, errno: EBUSY) }
+        let (data, offset) = try rodataSlot(variable)
+        data.storeBytes(of: value, toByteOffset: offset, as: UInt32.self)
+    }
+
+    private func rodataSlot(_ variable: String) throws(BPFError) -> (UnsafeMutableRawPointer, Int) {
+        var map = bpf_object__next_map(handle, nil)
+        while let current = map {
+            if String(cString: bpf_map__name(current)).hasSuffix(".rodata") {
+                var size = 0
+                let offset = fg_rodata_offset(handle, variable)
+                guard offset >= 0 else { throw BPFError(verb: "find constant", object: variable, errno: Int32(-offset)) }
+                guard let data = bpf_map__initial_value(current, &size), Int(offset) + 4 <= size else {
+                    throw BPFError(verb: "read constant", object: variable, errno: ENOENT)
+                }
+                return (UnsafeMutableRawPointer(mutating: data), Int(offset))
+            }
+            map = bpf_object__next_map(handle, current)
+        }
+        throw BPFError(verb: "find .rodata of", object: name, errno: ENOENT)
+    }
+
+    // MARK: Maps shared across loads
+
+    /// Makes every map with a pin under `directory` reuse it instead of being
+    /// created, after checking it has the shape this object declares: a pin
+    /// left by an incompatible build is reported, never silently reused.
+    /// Returns the names of the adopted maps.
+    @discardableResult
+    public func reusePinnedMaps(in directory: String) throws(BPFError) -> [String] {
+        var adopted: [String] = []
+        for map in declaredMaps() {
+            let mapName = String(cString: bpf_map__name(map))
+            let path = "\(directory)/\(mapName)"
+            guard access(path, F_OK) == 0 else { continue }
+            let pinned = try BPFMap.pinned(at: path, name: mapName)
+            let wanted = BPFMap.Facts(
+                type: bpf_map__type(map).rawValue, keySize: Int(bpf_map__key_size(map)),
+                valueSize: Int(bpf_map__value_size(map)), maxEntries: Int(bpf_map__max_entries(map)),
+                flags: bpf_map__map_flags(map), id: pinned.facts.id)
+            guard pinned.facts == wanted else {
+                throw BPFError(
+                    verb: "adopt pinned map", object: path, errno: 0,
+                    detail: "it was made by an incompatible fabricguard (\(pinned.facts) vs \(wanted)); run `fabricguard unload` first")
+            }
+            try LibBPF.check(bpf_map__reuse_fd(map, pinned.fd), "reuse pinned map", path)
+            adopted.append(mapName)
+        }
+        return adopted
+    }
+
+    /// Pins every declared map under `directory` that is not pinned there yet.
+    public func pinMaps(in directory: String) throws(BPFError) {
+        for map in declaredMaps() {
+            let path = "\(directory)/\(String(cString: bpf_map__name(map)))"
+            if access(path, F_OK) == 0 { continue }
+            try LibBPF.check(bpf_map__pin(map, path), "pin map at", path)
+        }
+    }
+
+    /// The maps of the ABI (not libbpf's internal .rodata / .bss maps).
+    private func declaredMaps() -> [OpaquePointer] {
+        var maps: [OpaquePointer] = []
+        var map = bpf_object__next_map(handle, nil)
+        while let current = map {
+            if !String(cString: bpf_map__name(current)).contains(".") { maps.append(current) }
+            map = bpf_object__next_map(handle, current)
+        }
+        return maps
+    }
+
+    // MARK: What the object declares (no privileges needed)
+
+    public struct DeclaredMap: Sendable, Equatable {
+        public var name: String
+        public var type: UInt32
+        public var keySize: Int
+        public var valueSize: Int
+        public var maxEntries: Int
+    }
+
+    public var declaredMapShapes: [DeclaredMap] {
+        declaredMaps().map { map in
+            DeclaredMap(
+                name: String(cString: bpf_map__name(map)), type: bpf_map__type(map).rawValue,
+                keySize: Int(bpf_map__key_size(map)), valueSize: Int(bpf_map__value_size(map)),
+                maxEntries: Int(bpf_map__max_entries(map)))
+        }
+    }
+
+    public var programNames: [String] {
+        var names: [String] = []
+        var program = bpf_object__next_program(handle, nil)
+        while let current = program {
+            names.append(String(cString: bpf_program__name(current)))
+            program = bpf_object__next_program(handle, current)
+        }
+        return names
+    }
+
+    /// The size of `struct name` as the BPF compiler laid it out (from BTF).
+    public func btfStructSize(_ structName: String) throws(BPFError) -> Int {
+        let size = fg_btf_struct_size(handle, structName)
+        guard size >= 0 else { throw BPFError(verb: "find BTF struct", object: structName, errno: Int32(-size)) }
+        return size
+    }
+
+    // MARK: Load
+
+    /// Loads every program through the verifier; libbpf's log explains a rejection.
+    public func load() throws(BPFError) {
+        try LibBPF.check(bpf_object__load(handle), "load BPF object", name)
+        isLoaded = true
+    }
+
+    public func map(_ mapName: String) throws(BPFError) -> BPFMap {
+        let map = try LibBPF.check(bpf_object__find_map_by_name(handle, mapName), "find map", mapName)
+        let fd = bpf_map__fd(map)
+        guard fd >= 0 else { throw BPFError(verb: "use map", object: mapName, errno: EBADF, detail: "the object is not loaded") }
+        return try BPFMap(name: mapName, fd: fd, ownsDescriptor: false)
+    }
+
+    public func program(_ programName: String) throws(BPFError) -> BPFProgram {
+        let program = try LibBPF.check(
+            bpf_object__find_program_by_name(handle, programName), "find program", programName)
+        let fd = bpf_program__fd(program)
+        guard fd >= 0 else { throw BPFError(verb: "use program", object: programName, errno: EBADF, detail: "the object is not loaded") }
+        return BPFProgram(name: programName, fd: fd)
+    }
+}
+
+/// A loaded program's fd (owned by its `BPFObject`).
+public struct BPFProgram: Sendable {
+    public let name: String
+    public let fd: Int32
+
+    public struct TestRun: Sendable, Equatable {
+        public var returnValue: UInt32
+        public var durationNanoseconds: UInt32
+    }
+
+    /// Runs the program once (or `repeat` times) on `frame` through BPF_PROG_TEST_RUN,
+    /// as if it arrived on or left `ifindex` (which must exist in this network namespace).
+    public func testRun(frame: [UInt8], ifindex: UInt32, xdp: Bool, repeat: UInt32 = 1) throws(BPFError) -> TestRun {
+        var result: UInt32 = 0
+        var duration: UInt32 = 0
+        let code = frame.withUnsafeBytes { bytes in
+            fg_prog_test_run(fd, xdp ? 1 : 0, bytes.baseAddress, UInt32(bytes.count), ifindex, `repeat`, &result, &duration)
+        }
+        try LibBPF.check(code, "test-run program", name)
+        return TestRun(returnValue: result, durationNanoseconds: duration)
+    }
+}

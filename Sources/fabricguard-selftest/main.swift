@@ -1,0 +1,293 @@
+// fabricguard-selftest: the differential tier. Runs inside a throwaway network
+// namespace (the test harness starts it with `ip netns exec`), builds the
+// fixture world's interfaces there, loads the embedded BPF object with
+// fg_record_verdicts set, fills the maps from the compiler's MapPlan and puts
+// every fixture plus N seeded random frames through BPF_PROG_TEST_RUN on each
+// entry point. The kernel's (reason, action, redirect ifindex, counter slot)
+// must equal the reference path's for every frame, and the fixtures' expected
+// verdicts; the per-CPU counters must equal the reference's tally.
+//
+//   fabricguard-selftest [--seed N] [--random N]
+//
+// Exit status: 0 no disagreement, 1 disagreements or a kernel failure, 2 usage.
+
+import CFabricABI
+import FabricBPF
+import FabricCompiler
+import FabricFixtures
+import FabricHost
+import FabricPolicy
+import FabricReference
+import Foundation
+
+struct Arguments {
+    var seed = UInt64(Date().timeIntervalSince1970 * 1000) & 0xffff_ffff
+    var random = 100_000
+
+    init(_ arguments: [String]) {
+        var rest = arguments.dropFirst()
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--seed":
+                guard let value = rest.popFirst().flatMap({ UInt64($0) }) else { Arguments.usage() }
+                seed = value
+            case "--random":
+                guard let value = rest.popFirst().flatMap({ Int($0) }) else { Arguments.usage() }
+                random = value
+            default:
+                Arguments.usage()
+            }
+        }
+    }
+
+    static func usage() -> Never {
+        FileHandle.standardError.write(Data("usage: fabricguard-selftest [--seed N] [--random N]\n".utf8))
+        exit(2)
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("selftest: \(message)\n".utf8))
+    exit(1)
+}
+
+/// Runs a command and waits for it with waitpid(2): Foundation's Process can
+/// miss the child's exit in a plain executable's main thread here.
+func shell(_ arguments: [String]) {
+    var pid: pid_t = 0
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let spawned = posix_spawnp(&pid, arguments[0], nil, nil, argv, environ)
+    guard spawned == 0 else { fail("run \(arguments.joined(separator: " ")): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { fail("wait for \(arguments[0]): \(String(cString: strerror(errno)))") }
+    }
+    guard status == 0 else { fail("\(arguments.joined(separator: " ")) exited with status \(status)") }
+}
+
+/// The fixture world's interfaces, made real in this namespace as veth pairs,
+/// so that BPF_PROG_TEST_RUN accepts their ifindexes.
+func buildInterfaces() throws -> HostInventory {
+    shell(["ip", "link", "set", "lo", "up"])
+    for link in FixtureWorld.host.interfaces where link.name != "lo" {
+        shell(["ip", "link", "add", link.name, "type", "veth", "peer", "name", "p-\(link.name)"])
+        if link.up {
+            shell(["ip", "link", "set", "p-\(link.name)", "up"])
+            shell(["ip", "link", "set", link.name, "up"])
+        }
+    }
+    let live = try LiveHost().inventory()
+    // The fixture host with this namespace's ifindexes: addresses and state stay the fixture's.
+    var host = FixtureWorld.host
+    for index in host.interfaces.indices {
+        guard let real = live.interface(named: host.interfaces[index].name) else {
+            fail("interface \(host.interfaces[index].name) was not created")
+        }
+        host.interfaces[index].index = real.index
+    }
+    host.interfaces.sort { $0.index < $1.index }
+    return host
+}
+
+struct KernelVerdict: Equatable, CustomStringConvertible {
+    var reason: UInt32
+    var action: UInt32
+    var redirectIfindex: UInt32
+    var counterSlot: UInt32
+    var returnCode: UInt32
+
+    var description: String {
+        "\(Reason(rawValue: UInt8(truncatingIfNeeded: reason)).name)/\(Action(rawValue: UInt8(truncatingIfNeeded: action)).name)"
+            + " redirect \(redirectIfindex) slot \(counterSlot) rc \(returnCode)"
+    }
+}
+
+/// Loads the object for testing and judges frames through it.
+final class KernelUnderTest {
+    let object: BPFObject
+    let lastVerdict: BPFMap
+    let counters: BPFMap
+    let programs: [String: BPFProgram]
+
+    init(plan: MapPlan, bank: UInt32) throws {
+        object = try BPFObject()
+        let built = try object.constant(FG_RODATA_ABI_VERSION)
+        guard built == UInt32(FG_ABI_VERSION) else { fail("the embedded object has ABI \(built), this binary \(FG_ABI_VERSION)") }
+        try object.setConstant(FG_RODATA_RECORD_VERDICTS, 1)
+        try object.load()
+        for entry in plan.entries(bank: bank) { try object.map(entry.map).update(key: entry.key, value: entry.value) }
+        var state = fg_state()
+        state.generation = 1
+        state.active_bank = bank
+        state.abi_version = UInt32(FG_ABI_VERSION)
+        try object.map(FG_MAP_STATE).update(key: Bytes.of(UInt32(0)), value: Bytes.of(state))
+        lastVerdict = try object.map(FG_MAP_LAST_VERDICT)
+        counters = try object.map(FG_MAP_COUNTERS)
+        var programs: [String: BPFProgram] = [:]
+        for name in ABIMaps.programs { programs[name] = try object.program(name) }
+        self.programs = programs
+    }
+
+    func judge(_ frame: [UInt8], ifindex: UInt32, program: String) throws -> KernelVerdict {
+        let unset = fg_verdict(reason: .max, action: .max, redirect_ifindex: .max, counter_slot: .max)
+        try lastVerdict.update(key: Bytes.of(UInt32(0)), value: Bytes.of(unset))
+        let run = try programs[program]!.testRun(frame: frame, ifindex: ifindex, xdp: program == FG_PROG_XDP_INGRESS)
+        guard let bytes = try lastVerdict.lookup(key: Bytes.of(UInt32(0))) else { fail("fg_last_verdict is empty") }
+        let verdict = bytes.withUnsafeBytes { $0.loadUnaligned(as: fg_verdict.self) }
+        return KernelVerdict(
+            reason: verdict.reason, action: verdict.action, redirectIfindex: verdict.redirect_ifindex,
+            counterSlot: verdict.counter_slot, returnCode: run.returnValue)
+    }
+
+    /// Per-(slot, direction, reason, action) packet and byte sums over all CPUs.
+    func counterTotals() throws -> [UInt32: (packets: UInt64, bytes: UInt64)] {
+        var totals: [UInt32: (packets: UInt64, bytes: UInt64)] = [:]
+        let stride = (counters.facts.valueSize + 7) / 8 * 8
+        for index in 0..<UInt32(counters.facts.maxEntries) {
+            guard let bytes = try counters.lookup(key: Bytes.of(index)) else { continue }
+            var packets: UInt64 = 0
+            var octets: UInt64 = 0
+            bytes.withUnsafeBytes { raw in
+                for cpu in 0..<(bytes.count / stride) {
+                    let value = raw.loadUnaligned(fromByteOffset: cpu * stride, as: fg_counter_value.self)
+                    packets += value.packets
+                    octets += value.bytes
+                }
+            }
+            if packets != 0 { totals[index] = (packets, octets) }
+        }
+        return totals
+    }
+
+    func resetCounters() throws {
+        let zero = [UInt8](repeating: 0, count: counters.lookupSize)
+        for index in 0..<UInt32(counters.facts.maxEntries) { try counters.update(key: Bytes.of(index), value: zero) }
+    }
+}
+
+enum Bytes {
+    static func of<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+}
+
+/// BPF_PROG_TEST_RUN for skb programs refuses (EINVAL) a frame whose EtherType
+/// says IPv4 or IPv6 but that is shorter than Ethernet + that fixed header
+/// (kernel 6.18). XDP test runs take them, so those frames are still judged
+/// there, through the same decide().
+enum SkbTestRun {
+    static func accepts(_ frame: [UInt8]) -> Bool {
+        guard frame.count >= 14 else { return false }
+        switch UInt16(frame[12]) << 8 | UInt16(frame[13]) {
+        case 0x0800: return frame.count >= 14 + 20
+        case 0x86dd: return frame.count >= 14 + 40
+        default: return true
+        }
+    }
+}
+
+/// The programs a frame goes through: egress has one hook, ingress two (XDP and its tc fallback).
+func programs(for direction: Direction) -> [String] {
+    direction == .egress ? [FG_PROG_TC_EGRESS] : [FG_PROG_XDP_INGRESS, FG_PROG_TC_INGRESS]
+}
+
+/// The return code each hook must give for an action.
+func expectedReturn(_ action: Action, program: String) -> UInt32 {
+    if program == FG_PROG_XDP_INGRESS { return action == .drop ? 1 /* XDP_DROP */ : 2 /* XDP_PASS */ }
+    switch action {
+    case .drop: return 2  // TC_ACT_SHOT
+    case .redirect: return 7  // TC_ACT_REDIRECT
+    default: return 0  // TC_ACT_OK
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+/// One differential run: every frame judged by the kernel and the reference.
+struct Differential {
+    let host: HostInventory
+    let kernel: KernelUnderTest
+    let reference: ReferenceDatapath
+    var disagreements = 0
+    var judged = 0
+    var skippedForSkb = 0
+    var expectedCounters: [UInt32: (packets: UInt64, bytes: UInt64)] = [:]
+
+    mutating func report(_ what: String, _ frame: [UInt8], _ kernelVerdict: KernelVerdict, _ expected: String) {
+        disagreements += 1
+        guard disagreements <= 20 else { return }
+        print("DISAGREE \(what)\n  frame    \(hex(frame))\n  kernel   \(kernelVerdict)\n  expected \(expected)")
+    }
+
+    /// Judges one frame on every program of its direction against the reference (and a fixture's expectation).
+    mutating func check(_ what: String, frame: [UInt8], interface: String, direction: Direction, fixture: Fixture.Expected?) throws {
+        guard let link = host.interface(named: interface) else { fail("no interface \(interface)") }
+        let decision = reference.decide(frame: frame, ifindex: link.index, direction: direction)
+        if let fixture {
+            let target = decision.redirectIfindex == 0 ? nil : host.interface(index: decision.redirectIfindex)?.name
+            if fixture != Fixture.Expected(reason: decision.reason, action: decision.action, redirectInterface: target) {
+                print("DISAGREE reference vs fixture \(what): reference \(decision), fixture \(fixture)")
+                disagreements += 1
+            }
+        }
+        for program in programs(for: direction) {
+            if program != FG_PROG_XDP_INGRESS, !SkbTestRun.accepts(frame) {
+                skippedForSkb += 1
+                continue
+            }
+            let verdict = try kernel.judge(frame, ifindex: link.index, program: program)
+            judged += 1
+            let wanted = KernelVerdict(
+                reason: UInt32(decision.reason.rawValue), action: UInt32(decision.action.rawValue),
+                redirectIfindex: decision.redirectIfindex, counterSlot: decision.counterSlot,
+                returnCode: expectedReturn(decision.action, program: program))
+            if verdict != wanted { report("\(program) \(what) on \(interface)", frame, verdict, "\(wanted) (reference \(decision))") }
+            let index = fg_counter_index(
+                decision.counterSlot, UInt32(direction.code), UInt32(decision.reason.rawValue), UInt32(decision.action.rawValue))
+            let sum = expectedCounters[index] ?? (0, 0)
+            expectedCounters[index] = (sum.packets + 1, sum.bytes + UInt64(frame.count))
+        }
+    }
+
+    mutating func run(randomFrames: Int, seed: UInt64) throws {
+        // Fixtures first, with the counters checked against the reference's tally.
+        try kernel.resetCounters()
+        let runnable = Fixtures.all.filter(\.kernelRunnable)
+        for fixture in runnable {
+            try check(
+                fixture.description, frame: fixture.frame, interface: fixture.interface, direction: fixture.direction,
+                fixture: fixture.expected)
+        }
+        let counted = try kernel.counterTotals()
+        let mismatched = Set(counted.keys).union(expectedCounters.keys).filter {
+            counted[$0]?.packets != expectedCounters[$0]?.packets || counted[$0]?.bytes != expectedCounters[$0]?.bytes
+        }
+        for index in mismatched.sorted().prefix(10) {
+            print("DISAGREE counter \(index): kernel \(String(describing: counted[index])), reference \(String(describing: expectedCounters[index]))")
+        }
+        disagreements += mismatched.count
+        print("selftest: \(runnable.count) fixtures (\(Fixtures.all.count - runnable.count) shorter than Ethernet skipped), \(counted.count) counters equal")
+
+        var random = RandomFrames(seed: seed)
+        for index in 0..<randomFrames {
+            let sample = random.next()
+            try check("random frame \(index)", frame: sample.frame, interface: sample.interface, direction: sample.direction, fixture: nil)
+        }
+    }
+}
+
+let arguments = Arguments(CommandLine.arguments)
+print("selftest: seed \(arguments.seed) (replay with --seed \(arguments.seed))")
+do {
+    let host = try buildInterfaces()
+    let plan = try PolicyCompiler.compile(FixtureWorld.policy(), host: host).plan
+    // Bank 1, so a program that ignored fg_state.active_bank would find nothing.
+    let kernel = try KernelUnderTest(plan: plan, bank: 1)
+    var differential = Differential(host: host, kernel: kernel, reference: ReferenceDatapath(plan: plan))
+    try differential.run(randomFrames: arguments.random, seed: arguments.seed)
+    print(
+        "selftest: \(differential.judged) kernel verdicts (\(differential.skippedForSkb) short IP frames skipped on tc, judged on XDP), "
+            + "\(differential.disagreements) disagreements")
+    exit(differential.disagreements == 0 ? 0 : 1)
+} catch {
+    fail("\(error)")
+}

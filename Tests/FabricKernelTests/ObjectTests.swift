@@ -1,0 +1,66 @@
+import CFabricABI
+import FabricBPF
+import Foundation
+import Testing
+
+/// The object/ABI tier: needs no privileges. The embedded object is the one
+/// the sources build, declares every map and program the ABI header names,
+/// and lays out every shared struct exactly as Swift imports it.
+@Suite("Object tier: the embedded BPF object matches the ABI")
+struct ObjectTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func theEmbeddedObjectIsTheBuiltOne() throws {
+        // scripts/test runs scripts/build-bpf first; bpf/fabricguard.bpf.o is what the sources give now.
+        let built = Self.packageRoot.appendingPathComponent("bpf/fabricguard.bpf.o")
+        let bytes = try #require(
+            FileManager.default.contents(atPath: built.path), "run scripts/build-bpf first (no \(built.path))")
+        #expect(
+            Array(bytes) == EmbeddedObject.fabricguard,
+            "Sources/FabricBPF/Objects/fabricguard.bpf.o is stale: run scripts/build-bpf and commit it")
+    }
+
+    @Test func everyMapOfTheABIWithItsLayout() throws {
+        let object = try BPFObject()
+        let declared = Dictionary(uniqueKeysWithValues: object.declaredMapShapes.map { ($0.name, $0) })
+        #expect(Set(declared.keys) == Set(ABIMaps.all.map(\.name)))
+        for spec in ABIMaps.all where spec.name != FG_MAP_EVENTS {
+            let map = try #require(declared[spec.name], "map \(spec.name) missing from the object")
+            #expect(map.keySize == spec.keySize, "\(spec.name) key")
+            #expect(map.valueSize == spec.valueSize, "\(spec.name) value")
+        }
+        #expect(declared[FG_MAP_PREFIX_V4]?.maxEntries == Int(FG_MAX_PREFIXES) * Int(FG_BANKS))
+        #expect(declared[FG_MAP_COUNTERS]?.maxEntries == Int(FG_COUNTER_ENTRIES))
+    }
+
+    @Test func everyProgramOfTheABI() throws {
+        #expect(Set(try BPFObject().programNames) == Set(ABIMaps.programs))
+    }
+
+    @Test(arguments: [
+        ("fg_prefix_v4_key", MemoryLayout<fg_prefix_v4_key>.size),
+        ("fg_prefix_v6_key", MemoryLayout<fg_prefix_v6_key>.size),
+        ("fg_prefix_value", MemoryLayout<fg_prefix_value>.size),
+        ("fg_dir_config", MemoryLayout<fg_dir_config>.size),
+        ("fg_interface_key", MemoryLayout<fg_interface_key>.size),
+        ("fg_interface_value", MemoryLayout<fg_interface_value>.size),
+        ("fg_local_key", MemoryLayout<fg_local_key>.size),
+        ("fg_local_value", MemoryLayout<fg_local_value>.size),
+        ("fg_fabric_value", MemoryLayout<fg_fabric_value>.size),
+        ("fg_state", MemoryLayout<fg_state>.size),
+        ("fg_counter_value", MemoryLayout<fg_counter_value>.size),
+        ("fg_event", MemoryLayout<fg_event>.size),
+        ("fg_event_budget", MemoryLayout<fg_event_budget>.size),
+        ("fg_agent_meta", MemoryLayout<fg_agent_meta>.size),
+        ("fg_verdict", MemoryLayout<fg_verdict>.size),
+    ])
+    func btfStructSizesEqualSwiftLayout(_ name: String, _ swiftSize: Int) throws {
+        #expect(try BPFObject().btfStructSize(name) == swiftSize)
+    }
+
+    @Test func theObjectCarriesItsABIVersion() throws {
+        #expect(try BPFObject().constant(FG_RODATA_ABI_VERSION) == UInt32(FG_ABI_VERSION))
+        #expect(try BPFObject().constant(FG_RODATA_RECORD_VERDICTS) == 0)
+    }
+}

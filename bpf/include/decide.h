@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * decide.h - THE decision (SPEC section 3), written once for every hook.
+ *
+ * Context-free: it sees frame bytes, an ifindex and a direction, nothing of
+ * skb or xdp_md, so tc egress, tc ingress and XDP share it through thin
+ * adapters. Sources/FabricReference/ReferenceDatapath.swift mirrors it step
+ * for step and is its test oracle.
+ */
+#ifndef FABRICGUARD_DECIDE_H
+#define FABRICGUARD_DECIDE_H
+
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "fabricguard_abi.h"
+#include "maps.h"
+#include "parse.h"
+
+/* Set by the loader before load; the verifier prunes what they disable. */
+const volatile __u32 fg_abi_version = FG_ABI_VERSION;
+const volatile __u32 fg_record_verdicts = 0;
+/* Never read: keeps struct fg_event in the object's BTF (it only crosses the
+ * ring buffer, which carries no type) so the object tier can check its layout. */
+struct fg_event *const volatile fg_event_btf_anchor = 0;
+
+/* The addresses a frame carries, IPv4 in IPv4-mapped form (::ffff:a.b.c.d). */
+struct fg_packet {
+	__u32 is_ipv6;
+	__u32 is_arp;
+	__u32 has_dst; /* 0 for ARP replies: only requests meet the destination rule */
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+enum {
+	FG_PARSED_IP = 0,
+	FG_PARSED_NOT_IP = 1,
+	FG_PARSED_MALFORMED = 2,
+};
+
+static __always_inline void fg_map_v4(__u8 *out, const void *addr)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, addr, 4);
+}
+
+/* Ethernet, up to two VLAN tags, then ARP, IPv4 or IPv6 (classify() in Swift). */
+static __always_inline int fg_parse_frame(void *data, void *data_end, struct fg_packet *pkt)
+{
+	struct hdr_cursor nh = { .pos = data };
+	struct arp_ipv4 *arp;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	int proto;
+
+	proto = parse_ethhdr(&nh, data_end);
+	if (proto < 0)
+		return FG_PARSED_MALFORMED;
+
+	switch (proto) {
+	case ETH_P_IP:
+		if (parse_iphdr(&nh, data_end, &iph) < 0)
+			return FG_PARSED_MALFORMED;
+		fg_map_v4(pkt->src, &iph->saddr);
+		fg_map_v4(pkt->dst, &iph->daddr);
+		pkt->has_dst = 1;
+		return FG_PARSED_IP;
+	case ETH_P_IPV6:
+		if (parse_ip6hdr(&nh, data_end, &ip6h) < 0)
+			return FG_PARSED_MALFORMED;
+		__builtin_memcpy(pkt->src, &ip6h->saddr, 16);
+		__builtin_memcpy(pkt->dst, &ip6h->daddr, 16);
+		pkt->is_ipv6 = 1;
+		pkt->has_dst = 1;
+		return FG_PARSED_IP;
+	case ETH_P_ARP:
+		proto = parse_arphdr(&nh, data_end, &arp);
+		if (proto < 0)
+			return FG_PARSED_MALFORMED;
+		if (proto != ETH_P_IP)
+			return FG_PARSED_NOT_IP;
+		fg_map_v4(pkt->src, arp->spa);
+		fg_map_v4(pkt->dst, arp->tpa);
+		pkt->is_arp = 1;
+		pkt->has_dst = arp->op == bpf_htons(1 /* ARPOP_REQUEST */);
+		return FG_PARSED_IP;
+	default:
+		return FG_PARSED_NOT_IP;
+	}
+}
+
+/* The longest owner/exempt prefix containing the source, in one lookup. */
+static __always_inline struct fg_prefix_value *fg_lookup_source(__u32 bank, const struct fg_packet *pkt)
+{
+	if (pkt->is_ipv6) {
+		struct fg_prefix_v6_key key = { .prefixlen = 32 + 128, .bank = bank };
+
+		__builtin_memcpy(key.addr, pkt->src, 16);
+		return bpf_map_lookup_elem(&fg_prefix_v6, &key);
+	} else {
+		struct fg_prefix_v4_key key = { .prefixlen = 32 + 32, .bank = bank };
+
+		__builtin_memcpy(key.addr, pkt->src + 12, 4);
+		return bpf_map_lookup_elem(&fg_prefix_v4, &key);
+	}
+}
+
+static __always_inline struct fg_local_value *fg_lookup_local(__u32 bank, const __u8 *addr)
+{
+	struct fg_local_key key = { .bank = bank };
+
+	__builtin_memcpy(key.addr, addr, 16);
+	return bpf_map_lookup_elem(&fg_locals, &key);
+}
+
+static __always_inline struct fg_verdict fg_verdict_of(__u32 reason, __u32 action, __u32 slot)
+{
+	struct fg_verdict v = { .reason = reason, .action = action, .counter_slot = slot };
+
+	return v;
+}
+
+/* A violation: drop or redirect under enforce, would_* under audit. A redirect
+ * goes to the owning fabric's NIC that holds the source, else its first usable
+ * NIC; with neither, the frame drops as redirect_unavailable. */
+static __always_inline struct fg_verdict fg_violation(__u32 reason, const struct fg_dir_config *cfg, int redirect,
+						      __u32 bank, const struct fg_packet *pkt, __u32 owner,
+						      __u32 slot)
+{
+	int enforce = cfg->mode == FG_MODE_ENFORCE;
+	struct fg_verdict v = fg_verdict_of(reason, enforce ? FG_ACTION_DROP : FG_ACTION_WOULD_DROP, slot);
+	struct fg_fabric_value *fabric;
+	struct fg_local_value *local;
+	__u32 index, target = 0;
+
+	if (!redirect)
+		return v;
+	local = fg_lookup_local(bank, pkt->src);
+	if (local) {
+		target = local->redirect_ifindex;
+	} else {
+		index = bank * FG_MAX_FABRICS + owner;
+		fabric = bpf_map_lookup_elem(&fg_fabrics, &index);
+		if (fabric)
+			target = fabric->redirect_ifindex;
+	}
+	if (!target) {
+		v.reason = FG_REASON_REDIRECT_UNAVAILABLE;
+		return v;
+	}
+	v.action = enforce ? FG_ACTION_REDIRECT : FG_ACTION_WOULD_REDIRECT;
+	v.redirect_ifindex = target;
+	return v;
+}
+
+static __always_inline struct fg_verdict decide(void *data, void *data_end, __u32 ifindex, __u32 direction)
+{
+	struct fg_interface_key ikey = { .ifindex = ifindex };
+	struct fg_packet pkt = {};
+	struct fg_interface_value *iface;
+	struct fg_prefix_value *source;
+	struct fg_local_value *local;
+	struct fg_dir_config cfg;
+	struct fg_state *state;
+	__u32 zero = 0, bank, owner, slot;
+	int parsed;
+
+	/* The active generation is read once: every lookup below uses this bank. */
+	state = bpf_map_lookup_elem(&fg_state, &zero);
+	if (!state)
+		return fg_verdict_of(FG_REASON_UNMANAGED, FG_ACTION_PASS, FG_UNMANAGED_SLOT);
+	bank = *(volatile __u32 *)&state->active_bank & 1;
+	ikey.bank = bank;
+
+	/* 1. fabric(I) is none, or this direction's hook is off. */
+	iface = bpf_map_lookup_elem(&fg_interfaces, &ikey);
+	if (!iface)
+		return fg_verdict_of(FG_REASON_UNMANAGED, FG_ACTION_PASS, FG_UNMANAGED_SLOT);
+	slot = iface->counter_slot;
+	cfg = direction == FG_DIR_EGRESS ? iface->egress : iface->ingress;
+	if (cfg.mode == FG_MODE_OFF)
+		return fg_verdict_of(FG_REASON_UNMANAGED, FG_ACTION_PASS, slot);
+
+	/* 2-3. Non-IP passes; a truncated or invalid header is a violation. */
+	parsed = fg_parse_frame(data, data_end, &pkt);
+	if (parsed == FG_PARSED_NOT_IP)
+		return fg_verdict_of(FG_REASON_NOT_IP, FG_ACTION_PASS, slot);
+	if (parsed == FG_PARSED_MALFORMED)
+		return fg_violation(FG_REASON_MALFORMED, &cfg, 0, bank, &pkt, 0, slot);
+
+	/* 4. Exempt sources (DHCP, DAD, link-local) pass in both directions. */
+	source = fg_lookup_source(bank, &pkt);
+	if (source && (source->flags & FG_PREFIX_EXEMPT))
+		return fg_verdict_of(FG_REASON_EXEMPT, FG_ACTION_PASS, slot);
+	owner = source ? source->fabric_id : 0;
+
+	if (direction == FG_DIR_EGRESS) {
+		/* 5. The source belongs to the fabric it leaves through. */
+		if (owner == iface->fabric_id)
+			return fg_verdict_of(FG_REASON_OK, FG_ACTION_PASS, slot);
+		/* 6. A source no fabric owns: the policy's `unowned` decides. */
+		if (!owner) {
+			if (cfg.unowned == FG_UNOWNED_PASS)
+				return fg_verdict_of(FG_REASON_UNOWNED_SOURCE, FG_ACTION_PASS, slot);
+			return fg_violation(FG_REASON_UNOWNED_SOURCE, &cfg, 0, bank, &pkt, 0, slot);
+		}
+		/* 7. Another fabric's source. ARP is never redirected: bpf_redirect_neigh
+		 * handles IP only, and the owning NIC resolves its own neighbours. */
+		return fg_violation(FG_REASON_FOREIGN_SOURCE, &cfg,
+				    cfg.action == FG_VIOLATION_REDIRECT && !pkt.is_arp, bank, &pkt, owner, slot);
+	}
+
+	/* Ingress 5: a source owned by another fabric. */
+	if ((cfg.checks & FG_CHECK_SOURCE) && owner && owner != iface->fabric_id)
+		return fg_violation(FG_REASON_FOREIGN_SOURCE, &cfg, 0, bank, &pkt, owner, slot);
+	/* Ingress 6: strong host: one of our addresses, owned by another fabric. */
+	if ((cfg.checks & FG_CHECK_DESTINATION) && pkt.has_dst) {
+		local = fg_lookup_local(bank, pkt.dst);
+		if (local && local->fabric_id != iface->fabric_id)
+			return fg_violation(FG_REASON_FOREIGN_DESTINATION, &cfg, 0, bank, &pkt, owner, slot);
+	}
+	return fg_verdict_of(FG_REASON_OK, FG_ACTION_PASS, slot);
+}
+
+/* Counts the verdict, reports violations (rate-limited) and, in the test
+ * tiers, records it for comparison with the reference path. */
+static __always_inline void fg_record(const struct fg_verdict *v, __u32 direction, __u32 ifindex, void *data,
+				      void *data_end, __u64 len)
+{
+	__u32 index = fg_counter_index(v->counter_slot, direction, v->reason, v->action);
+	struct fg_counter_value *counter;
+	struct fg_event_budget *budget;
+	struct fg_event *event;
+	__u32 zero = 0;
+	__u64 now;
+
+	counter = bpf_map_lookup_elem(&fg_counters, &index);
+	if (counter) {
+		counter->packets++;
+		counter->bytes += len;
+	}
+	if (fg_record_verdicts) {
+		struct fg_verdict *last = bpf_map_lookup_elem(&fg_last_verdict, &zero);
+
+		if (last)
+			*last = *v;
+	}
+	if (v->action == FG_ACTION_PASS)
+		return;
+
+	budget = bpf_map_lookup_elem(&fg_event_budget, &zero);
+	if (!budget)
+		return;
+	now = bpf_ktime_get_ns();
+	if (now - budget->window_start_ns >= 1000000000ULL) {
+		budget->window_start_ns = now;
+		budget->sent = 0;
+	}
+	if (budget->sent >= FG_EVENTS_PER_SECOND) {
+		budget->suppressed++;
+		return;
+	}
+	event = bpf_ringbuf_reserve(&fg_events, sizeof(*event), 0);
+	if (!event)
+		return;
+	budget->sent++;
+	event->timestamp_ns = now;
+	event->ifindex = ifindex;
+	event->redirect_ifindex = v->redirect_ifindex;
+	event->direction = direction;
+	event->reason = v->reason;
+	event->action = v->action;
+	event->pad = 0;
+	event->frame_len = len > 0xffff ? 0xffff : len;
+	event->head_len = 0;
+	__builtin_memset(event->head, 0, FG_EVENT_HEAD_LEN);
+	for (int i = 0; i < FG_EVENT_HEAD_LEN; i++) {
+		__u8 *byte = data + i;
+
+		if ((void *)(byte + 1) > data_end)
+			break;
+		event->head[i] = *byte;
+		event->head_len = i + 1;
+	}
+	bpf_ringbuf_submit(event, 0);
+}
+
+#endif /* FABRICGUARD_DECIDE_H */
