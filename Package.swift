@@ -35,7 +35,12 @@ let package = Package(
         .target(
             name: "FabricBPF",
             dependencies: ["CBPFShim", "CLibBPF", "CFabricABI", "FabricCompiler"],
-            resources: [.embedInCode("Objects/fabricguard.bpf.o")]
+            resources: [.embedInCode("Objects/fabricguard.bpf.o"), .embedInCode("Objects/empty.bpf.o")]
+        ),
+        // apply / status / stats / unload, over the Datapath seam (LinuxDatapath is the real one).
+        .target(
+            name: "FabricAgent",
+            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "CFabricABI", "CBPFShim", "CLibBPF"]
         ),
         // The shared fixture table: hand-written expectations, used by the reference and kernel tiers.
         .target(name: "FabricFixtures", dependencies: ["FabricPolicy", "FabricHost", "FabricReference"]),
@@ -43,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference",
+                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,6 +66,7 @@ let package = Package(
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy"]),
         .testTarget(name: "FabricHostTests", dependencies: ["FabricHost"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
+        .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
         // Object/ABI tier (unprivileged) and the kernel tiers (root; required in CI).

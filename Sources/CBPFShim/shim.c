@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -32,6 +34,15 @@ void fg_libbpf_set_log_sink(fg_libbpf_log_sink sink)
 {
 	current_sink = sink;
 	libbpf_set_print(fg_libbpf_print);
+}
+
+int fg_is_bpffs(const char *path)
+{
+	struct statfs info;
+
+	if (statfs(path, &info))
+		return -errno;
+	return info.f_type == BPF_FS_MAGIC;
 }
 
 struct bpf_object *fg_object_open_mem(const void *bytes, size_t size, const char *name)

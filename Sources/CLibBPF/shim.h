@@ -3,4 +3,6 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
 #endif

@@ -12,8 +12,15 @@ public struct Compilation: Sendable, Equatable {
 public struct CompileOptions: Sendable, Equatable {
     /// Accept fabric interfaces that are not on the host (they are skipped until they appear).
     public var allowMissing: Bool
+    /// Counter slots already given out (by earlier applies): an interface keeps
+    /// its slot, so its counters continue; new interfaces take the lowest slot
+    /// that no interface has held.
+    public var counterSlots: [String: UInt32]
 
-    public init(allowMissing: Bool = false) { self.allowMissing = allowMissing }
+    public init(allowMissing: Bool = false, counterSlots: [String: UInt32] = [:]) {
+        self.allowMissing = allowMissing
+        self.counterSlots = counterSlots
+    }
 }
 
 /// (Policy, HostInventory) -> MapPlan. Pure and deterministic: no clock, no
@@ -32,6 +39,7 @@ public enum PolicyCompiler {
         }
 
         // Interfaces: fabric membership, counter slots and per-direction settings.
+        var slots = SlotAllocator(taken: options.counterSlots)
         var interfaces: [InterfaceEntry] = []
         var fabrics: [FabricEntry] = []
         for (fabricIndex, fabric) in policy.fabrics.enumerated() {
@@ -57,9 +65,14 @@ public enum PolicyCompiler {
                 } else if redirect == nil {
                     redirect = link
                 }
+                guard let slot = slots.slot(for: name) else {
+                    problems.append(source.diagnostic(
+                        field, "no free counter slot for '\(name)' (\(ABILimits.maxInterfaces) interfaces have held one; `fabricguard unload` resets them)"))
+                    continue
+                }
                 interfaces.append(InterfaceEntry(
                     name: name, ifindex: link.index, fabricID: fabricID, fabric: fabric.name,
-                    counterSlot: UInt32(interfaces.count),
+                    counterSlot: slot,
                     egress: DirectionConfig(mode: egress.mode, action: egress.action, unowned: egress.unowned, checks: []),
                     ingress: DirectionConfig(mode: ingress.mode, action: .drop, unowned: .pass, checks: ingress.checks)))
             }
@@ -93,6 +106,25 @@ public enum PolicyCompiler {
         interfaces.sort { $0.ifindex < $1.ifindex }
         let plan = MapPlan(interfaces: interfaces, fabrics: fabrics, prefixes: prefixes, locals: locals)
         return Compilation(plan: plan, warnings: warnings)
+    }
+
+    /// Stable counter slots: known names keep theirs, new names get the lowest never-used slot.
+    struct SlotAllocator {
+        var taken: [String: UInt32]
+        var used: Set<UInt32>
+
+        init(taken: [String: UInt32]) {
+            self.taken = taken
+            used = Set(taken.values)
+        }
+
+        mutating func slot(for name: String) -> UInt32? {
+            if let slot = taken[name] { return slot }
+            guard let free = (0..<UInt32(ABILimits.maxInterfaces)).first(where: { !used.contains($0) }) else { return nil }
+            taken[name] = free
+            used.insert(free)
+            return free
+        }
     }
 
     /// For every prefix P written as an owner or exempt prefix, the owner of the

@@ -8,6 +8,7 @@
 // verdicts; the per-CPU counters must equal the reference's tally.
 //
 //   fabricguard-selftest [--seed N] [--random N]
+//   fabricguard-selftest --bench [--quick]     per-packet cost table (scripts/bench)
 //
 // Exit status: 0 no disagreement, 1 disagreements or a kernel failure, 2 usage.
 
@@ -23,6 +24,8 @@ import Foundation
 struct Arguments {
     var seed = UInt64(Date().timeIntervalSince1970 * 1000) & 0xffff_ffff
     var random = 100_000
+    var bench = false
+    var quick = false
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -34,6 +37,8 @@ struct Arguments {
             case "--random":
                 guard let value = rest.popFirst().flatMap({ Int($0) }) else { Arguments.usage() }
                 random = value
+            case "--bench": bench = true
+            case "--quick": quick = true
             default:
                 Arguments.usage()
             }
@@ -41,7 +46,7 @@ struct Arguments {
     }
 
     static func usage() -> Never {
-        FileHandle.standardError.write(Data("usage: fabricguard-selftest [--seed N] [--random N]\n".utf8))
+        FileHandle.standardError.write(Data("usage: fabricguard-selftest [--seed N] [--random N] | --bench [--quick]\n".utf8))
         exit(2)
     }
 }
@@ -276,6 +281,15 @@ struct Differential {
 }
 
 let arguments = Arguments(CommandLine.arguments)
+if arguments.bench {
+    do {
+        let host = try buildInterfaces()
+        try KernelBench.run(host: host, sizes: arguments.quick ? [10, 10_000] : [10, 10_000, 100_000], passes: arguments.quick ? 2 : 8)
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
 print("selftest: seed \(arguments.seed) (replay with --seed \(arguments.seed))")
 do {
     let host = try buildInterfaces()

@@ -15,11 +15,13 @@ struct FabricGuard: ParsableCommand {
               fabricguard inventory                      # what this host has
               fabricguard check --policy fabrics.yaml    # validate and show the compiled plan
               fabricguard explain --policy fabrics.yaml --out ens1f0 --src 10.2.0.5
+              sudo fabricguard apply --policy fabrics.yaml  # enforce; survives this process
+              fabricguard status; fabricguard stats       # what runs, what it did
 
             Exit status: 0 success, 1 runtime failure, 2 usage or policy error.
             """,
         version: "0.1.0",
-        subcommands: [Check.self, Explain.self, Inventory.self]
+        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Status.self, Stats.self, Unload.self]
     )
 }
 

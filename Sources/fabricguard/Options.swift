@@ -1,4 +1,6 @@
 import ArgumentParser
+import CFabricABI
+import FabricAgent
 import FabricCompiler
 import FabricHost
 import FabricPolicy
@@ -52,4 +54,24 @@ struct PolicyOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON for scripts instead of text.")
     var json = false
+}
+
+/// --pin-dir: where an instance keeps its pins (one per network namespace in tests).
+struct PinOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Where this instance's pins live (one directory per instance).", valueName: "directory"))
+    var pinDir = FG_PIN_DIR_DEFAULT
+
+    func agent() -> Agent { Agent(datapath: LinuxDatapath(pinDirectory: pinDir)) }
+}
+
+extension AgentError {
+    /// Policy problems are the caller's (2); kernel failures are runtime failures (1).
+    var failure: CommandFailure {
+        switch self {
+        case .policy(let error): CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
+        case .kernel: CommandFailure(status: .runtimeFailure, message: description)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FabricBPF
 
 #if canImport(Glibc)
 import Glibc
@@ -7,11 +8,17 @@ import Glibc
 // Exit status is part of the contract (SPEC section 5): 0 success, 1 runtime
 // failure, 2 usage or policy error. ArgumentParser's own usage errors exit 64,
 // so the mapping happens here, once.
+LibBPFLog.capture()
 do {
     var command = try FabricGuard.parseAsRoot()
     try command.run()
 } catch let failure as CommandFailure {
     if !failure.message.isEmpty { FileHandleOutput.standardError(failure.message) }
+    // A kernel failure's explanation (a verifier log, a netlink message) is in libbpf's lines.
+    let libbpf = LibBPFLog.drain().filter { !$0.isEmpty }
+    if failure.status == .runtimeFailure, !libbpf.isEmpty {
+        FileHandleOutput.standardError((["libbpf said:"] + libbpf.suffix(40).map { "  " + $0 }).joined(separator: "\n"))
+    }
     exit(failure.status.rawValue)
 } catch {
     let code = FabricGuard.exitCode(for: error)

@@ -295,3 +295,17 @@ struct CompilerTests {
         #expect(allowed.plan.fabric(id: 2)?.redirectIfindex == 0)
     }
 }
+
+@Suite("Counter slots")
+struct CounterSlotTests {
+    @Test func slotsSurviveReordersAndNewInterfacesTakeFreshOnes() throws {
+        let policy = try PolicyLoader.parse(yaml: CompilerTests.twoFabricYAML, file: "two.yaml")
+        let first = try PolicyCompiler.compile(policy, host: CompilerTests.twoFabricHost).plan
+        #expect(first.interfaces.map(\.counterSlot) == [0, 1])
+        // ens1f0 once had slot 7 and some removed interface slot 0: both stay reserved.
+        let again = try PolicyCompiler.compile(
+            policy, host: CompilerTests.twoFabricHost, options: CompileOptions(counterSlots: ["ens1f0": 7, "gone0": 0]))
+        #expect(again.plan.interface(named: "ens1f0")?.counterSlot == 7)
+        #expect(again.plan.interface(named: "ens1f1")?.counterSlot == 1)
+    }
+}

@@ -11,14 +11,13 @@ struct ObjectTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test func theEmbeddedObjectIsTheBuiltOne() throws {
-        // scripts/test runs scripts/build-bpf first; bpf/fabricguard.bpf.o is what the sources give now.
-        let built = Self.packageRoot.appendingPathComponent("bpf/fabricguard.bpf.o")
+    @Test(arguments: [("fabricguard.bpf.o", EmbeddedObject.fabricguard), ("empty.bpf.o", EmbeddedObject.empty)])
+    func theEmbeddedObjectIsTheBuiltOne(_ name: String, _ embedded: [UInt8]) throws {
+        // scripts/test runs scripts/build-bpf first: bpf/*.bpf.o is what the sources give now.
+        let built = Self.packageRoot.appendingPathComponent("bpf/\(name)")
         let bytes = try #require(
             FileManager.default.contents(atPath: built.path), "run scripts/build-bpf first (no \(built.path))")
-        #expect(
-            Array(bytes) == EmbeddedObject.fabricguard,
-            "Sources/FabricBPF/Objects/fabricguard.bpf.o is stale: run scripts/build-bpf and commit it")
+        #expect(Array(bytes) == embedded, "Sources/FabricBPF/Objects/\(name) is stale: run scripts/build-bpf and commit it")
     }
 
     @Test func everyMapOfTheABIWithItsLayout() throws {

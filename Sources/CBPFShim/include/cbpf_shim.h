@@ -25,6 +25,10 @@ const char *fg_libbpf_version(void);
 typedef void (*fg_libbpf_log_sink)(int level, const char *line);
 void fg_libbpf_set_log_sink(fg_libbpf_log_sink sink);
 
+// 1 when `path` is on a bpffs mount, 0 when not, -errno when it cannot be
+// checked (statfs(2) is not visible to Swift's Glibc module).
+int fg_is_bpffs(const char *path);
+
 // bpf_object__open_mem with a name (LIBBPF_OPTS). NULL + errno on failure.
 struct bpf_object *fg_object_open_mem(const void *bytes, size_t size, const char *name);
 

@@ -1,0 +1,269 @@
+import FabricCompiler
+import FabricHost
+import FabricPolicy
+
+/// Why an agent operation failed: the caller's input (exit 2) or the kernel (exit 1).
+public enum AgentError: Error, CustomStringConvertible {
+    case policy(PolicyError)
+    case kernel(verb: String, cause: any Error)
+
+    public var description: String {
+        switch self {
+        case .policy(let error): error.description
+        case .kernel(let verb, let cause): "\(verb): \(cause)"
+        }
+    }
+}
+
+public struct ApplyOptions: Sendable {
+    public var policyPath: String
+    public var allowMissing: Bool
+    public var ingressHook: IngressHookPreference
+    /// When the apply happened (ISO 8601); passed in so the agent stays clock-free.
+    public var timestamp: String
+
+    public init(policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp, timestamp: String) {
+        self.policyPath = policyPath
+        self.allowMissing = allowMissing
+        self.ingressHook = ingressHook
+        self.timestamp = timestamp
+    }
+}
+
+public struct ApplyReport: Sendable, Codable {
+    public var generation: UInt64
+    public var previousGeneration: UInt64?
+    public var digest: String
+    public var bank: UInt32
+    /// True when this apply took over state an earlier one left pinned.
+    public var adopted: Bool
+    public var interfaces: [AgentRecord.Interface]
+    /// Interfaces whose hooks were removed because the policy no longer covers them.
+    public var detached: [String]
+    public var warnings: [PolicyDiagnostic]
+
+    enum CodingKeys: String, CodingKey {
+        case generation, digest, bank, adopted, interfaces, detached, warnings
+        case previousGeneration = "previous_generation"
+    }
+}
+
+public struct StatusReport: Sendable, Codable {
+    public var installed: Bool
+    public var generation: UInt64?
+    public var activeBank: UInt32?
+    public var digest: String?
+    public var policy: String?
+    public var appliedAt: String?
+    public var interfaces: [Interface]
+
+    public struct Interface: Sendable, Codable {
+        public var name: String
+        public var ifindex: UInt32
+        public var fabric: String
+        public var egressMode: String
+        public var ingressMode: String
+        /// What the kernel reports on the hooks now.
+        public var hooks: [HookState]
+        /// Hooks the record says are attached but the kernel does not show.
+        public var missing: [Hook]
+
+        enum CodingKeys: String, CodingKey {
+            case name, ifindex, fabric, hooks, missing
+            case egressMode = "egress_mode"
+            case ingressMode = "ingress_mode"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case installed, generation, digest, policy, interfaces
+        case activeBank = "active_bank"
+        case appliedAt = "applied_at"
+    }
+}
+
+/// apply / status / stats / unload over a `Datapath`. The policy logic lives
+/// here (generations, counter slots, which hooks to attach and detach); the
+/// datapath only does what it is told.
+public final class Agent {
+    public let datapath: any Datapath
+
+    public init(datapath: any Datapath) { self.datapath = datapath }
+
+    /// Compiles `policy` for `host` and makes it the running policy without a
+    /// window: the standby bank is filled completely, hooks are attached, the
+    /// bank is flipped in one map write, and only then are stale hooks removed.
+    /// A failure before the flip leaves the running policy as it was.
+    public func apply(policy: Policy, host: HostInventory, options: ApplyOptions) throws(AgentError) -> ApplyReport {
+        let previous: AgentRecord?
+        let state: GenerationState?
+        do {
+            previous = try datapath.isInstalled() ? try datapath.record() : nil
+            state = try datapath.isInstalled() ? try datapath.generation() : nil
+        } catch {
+            throw .kernel(verb: "read the running policy", cause: error)
+        }
+
+        let compilation: Compilation
+        do {
+            compilation = try PolicyCompiler.compile(
+                policy, host: host,
+                options: CompileOptions(allowMissing: options.allowMissing, counterSlots: previous?.counterSlots ?? [:]))
+        } catch {
+            throw .policy(error)
+        }
+        let plan = compilation.plan
+        let generation = (state?.generation ?? 0) + 1
+        // Generation 0 means nothing was ever activated: bank 0 is free to use.
+        let bank: UInt32 = (state?.generation ?? 0) == 0 ? 0 : (state!.activeBank ^ 1)
+
+        var attachedNow: [(Hook, UInt32)] = []
+        var applied: [AgentRecord.Interface] = []
+        do {
+            try datapath.prepare()
+            let knownSlots = Set((previous?.counterSlots ?? [:]).values)
+            try datapath.resetCounters(slots: Set(plan.interfaces.map(\.counterSlot)).subtracting(knownSlots))
+            try datapath.clearBank(bank)
+            try datapath.write(plan.entries(bank: bank))
+
+            for entry in plan.interfaces {
+                var hooks: [Hook] = []
+                if entry.egress.mode != .off {
+                    try datapath.attach(.tcEgress, ifindex: entry.ifindex)
+                    attachedNow.append((.tcEgress, entry.ifindex))
+                    hooks.append(.tcEgress)
+                }
+                if entry.ingress.mode != .off {
+                    let earlier = previous?.interfaces.first { $0.ifindex == entry.ifindex }?.hooks.first { $0.direction == .ingress }
+                    let hook = try attachIngress(ifindex: entry.ifindex, preference: options.ingressHook, earlier: earlier)
+                    attachedNow.append((hook, entry.ifindex))
+                    hooks.append(hook)
+                }
+                applied.append(AgentRecord.Interface(
+                    name: entry.name, ifindex: entry.ifindex, fabric: entry.fabric, counterSlot: entry.counterSlot,
+                    hooks: hooks, egressMode: entry.egress.mode.rawValue, ingressMode: entry.ingress.mode.rawValue))
+            }
+            try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
+        } catch {
+            // Hooks this apply added where none of ours were before go again; the
+            // ones it replaced keep enforcing the running (unflipped) policy.
+            let before = Set((previous?.interfaces ?? []).flatMap { interface in interface.hooks.map { "\($0)@\(interface.ifindex)" } })
+            for (hook, ifindex) in attachedNow where !before.contains("\(hook)@\(ifindex)") {
+                try? datapath.detach(hook, ifindex: ifindex)
+            }
+            throw .kernel(verb: "apply \(options.policyPath)", cause: error)
+        }
+
+        // After the flip: remove our hooks that the new policy does not want.
+        var detached: [String] = []
+        for interface in previous?.interfaces ?? [] {
+            let wanted = applied.first { $0.ifindex == interface.ifindex }?.hooks ?? []
+            let stale = interface.hooks.filter { !wanted.contains($0) }
+            for hook in stale { try? datapath.detach(hook, ifindex: interface.ifindex) }
+            if !stale.isEmpty { detached.append(interface.name) }
+        }
+
+        var slots = previous?.counterSlots ?? [:]
+        for entry in plan.interfaces { slots[entry.name] = entry.counterSlot }
+        let record = AgentRecord(
+            policy: options.policyPath, generation: generation, digest: plan.digestText, appliedAt: options.timestamp,
+            interfaces: applied, counterSlots: slots)
+        do {
+            try datapath.writeRecord(record)
+        } catch {
+            throw .kernel(verb: "record the applied policy", cause: error)
+        }
+        return ApplyReport(
+            generation: generation, previousGeneration: state.map(\.generation), digest: plan.digestText, bank: bank,
+            adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings)
+    }
+
+    /// XDP in driver mode, else generic, else tc ingress (or tc only, on request).
+    func attachIngress(ifindex: UInt32, preference: IngressHookPreference, earlier: Hook?) throws -> Hook {
+        var candidates: [Hook] = preference == .tc ? [.tcIngress] : [.xdp, .xdpGeneric, .tcIngress]
+        // An XDP link keeps the mode it was made in: try that mode first. (A tc
+        // fallback is not preferred: each apply tries XDP again.)
+        if let earlier, earlier == .xdp || earlier == .xdpGeneric, candidates.contains(earlier) {
+            candidates.removeAll { $0 == earlier }
+            candidates.insert(earlier, at: 0)
+        }
+        var lastError: (any Error)?
+        for hook in candidates {
+            do {
+                try datapath.attach(hook, ifindex: ifindex)
+                // Moving from XDP to tc (or back) must not leave both attached.
+                for other in [Hook.xdp, .xdpGeneric, .tcIngress] where other != hook && other == earlier {
+                    try? datapath.detach(other, ifindex: ifindex)
+                }
+                return hook
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    public func status() throws(AgentError) -> StatusReport {
+        do {
+            guard try datapath.isInstalled(), let record = try datapath.record() else {
+                return StatusReport(installed: false, interfaces: [])
+            }
+            let state = try datapath.generation()
+            let interfaces = try record.interfaces.map { interface in
+                let hooks = try datapath.hooks(ifindex: interface.ifindex)
+                return StatusReport.Interface(
+                    name: interface.name, ifindex: interface.ifindex, fabric: interface.fabric,
+                    egressMode: interface.egressMode, ingressMode: interface.ingressMode, hooks: hooks,
+                    missing: interface.hooks.filter { hook in !hooks.contains { $0.hook == hook } })
+            }
+            return StatusReport(
+                installed: true, generation: state?.generation, activeBank: state?.activeBank,
+                digest: state.map { "sha256:" + SHA256.hex($0.digest) }, policy: record.policy, appliedAt: record.appliedAt,
+                interfaces: interfaces)
+        } catch {
+            throw .kernel(verb: "read status", cause: error)
+        }
+    }
+
+    /// The kernel's counters per interface, direction, reason and action.
+    public func stats(includeZeros: Bool = false) throws(AgentError) -> CounterReport {
+        do {
+            guard try datapath.isInstalled() else { return CounterReport(counters: []) }
+            let record = try datapath.record()
+            var rows: [CounterReport.Row] = []
+            for (key, value) in try datapath.counters() where value.packets != 0 || includeZeros {
+                let name = key.slot == ABILimits.unmanagedSlot ? "(unmanaged)" : record?.interfaceName(slot: key.slot) ?? "slot \(key.slot)"
+                rows.append(CounterReport.Row(
+                    interface: name, direction: key.direction, reason: key.reason, action: key.action, packets: value.packets,
+                    bytes: value.bytes))
+            }
+            return CounterReport(counters: rows)
+        } catch {
+            throw .kernel(verb: "read counters", cause: error)
+        }
+    }
+
+    /// Detaches every hook of ours and removes the pins. Idempotent: returns
+    /// false when there was nothing to unload.
+    public func unload(interfaces: [HostInterface]) throws(AgentError) -> Bool {
+        do {
+            let installed = try datapath.isInstalled()
+            let record = installed ? try datapath.record() : nil
+            // The record's interfaces, and every interface of the host in case a
+            // crash left a hook the record does not know about.
+            var ifindexes = Set((record?.interfaces ?? []).map(\.ifindex))
+            ifindexes.formUnion(interfaces.map(\.index))
+            var found = installed
+            for ifindex in ifindexes.sorted() {
+                for state in try datapath.hooks(ifindex: ifindex) {
+                    try datapath.detach(state.hook, ifindex: ifindex)
+                    found = true
+                }
+            }
+            if installed { try datapath.removePins() }
+            return found
+        } catch {
+            throw .kernel(verb: "unload", cause: error)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import FabricCompiler
+
+/// What the agent applied, kept as JSON in the pinned fg_agent_meta map so it
+/// lives and dies with the pins: `status`, `stats` and the next `apply` read it.
+public struct AgentRecord: Sendable, Equatable, Codable {
+    public static let currentVersion = 1
+
+    public var version: Int
+    public var policy: String
+    public var generation: UInt64
+    public var digest: String
+    public var appliedAt: String
+    public var interfaces: [Interface]
+    /// Every counter slot ever given out in this pin directory (removed interfaces included).
+    public var counterSlots: [String: UInt32]
+
+    public struct Interface: Sendable, Equatable, Codable {
+        public var name: String
+        public var ifindex: UInt32
+        public var fabric: String
+        public var counterSlot: UInt32
+        public var hooks: [Hook]
+        public var egressMode: String
+        public var ingressMode: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, ifindex, fabric, hooks
+            case counterSlot = "counter_slot"
+            case egressMode = "egress_mode"
+            case ingressMode = "ingress_mode"
+        }
+    }
+
+    public init(
+        policy: String, generation: UInt64, digest: String, appliedAt: String, interfaces: [Interface],
+        counterSlots: [String: UInt32]
+    ) {
+        version = AgentRecord.currentVersion
+        self.policy = policy
+        self.generation = generation
+        self.digest = digest
+        self.appliedAt = appliedAt
+        self.interfaces = interfaces
+        self.counterSlots = counterSlots
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, policy, generation, digest, interfaces
+        case appliedAt = "applied_at"
+        case counterSlots = "counter_slots"
+    }
+
+    /// The interface name a counter slot belongs to (also for removed interfaces).
+    public func interfaceName(slot: UInt32) -> String? {
+        counterSlots.first { $0.value == slot }?.key
+    }
+}

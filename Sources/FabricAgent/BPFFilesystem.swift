@@ -1,0 +1,56 @@
+import CBPFShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// bpffs, where pins live. On a fresh machine /sys/fs/bpf is not mounted:
+/// the agent mounts it, as bpftool does, and says so.
+public enum BPFFilesystem {
+    public static let standardMount = "/sys/fs/bpf"
+
+    /// Makes sure `directory` can hold pins. Returns a notice when it mounted bpffs.
+    public static func prepare(_ directory: String) throws(FileSystemError) -> String? {
+        if isBPFFS(nearestExisting(directory)) { return nil }
+        guard directory == standardMount || directory.hasPrefix(standardMount + "/") else {
+            throw FileSystemError(verb: "use pin directory", path: directory, errno: 0, detail: "it is not on a bpffs mount")
+        }
+        guard mount("bpf", standardMount, "bpf", 0, "mode=0700") == 0 else {
+            throw FileSystemError(verb: "mount bpffs at", path: standardMount, errno: errno)
+        }
+        return "mounted bpffs at \(standardMount) (it was not mounted)"
+    }
+
+    /// Creates `path` (and its parents) with mode 0700: pins give kernel access.
+    public static func makeDirectory(_ path: String) throws(FileSystemError) {
+        var built = ""
+        for component in path.split(separator: "/") {
+            built += "/" + component
+            if mkdir(built, 0o700) != 0, errno != EEXIST {
+                throw FileSystemError(verb: "create directory", path: built, errno: errno)
+            }
+        }
+    }
+
+    static func isBPFFS(_ path: String) -> Bool { fg_is_bpffs(path) == 1 }
+
+    static func nearestExisting(_ path: String) -> String {
+        var current = path
+        while access(current, F_OK) != 0, let slash = current.lastIndex(of: "/"), slash != current.startIndex {
+            current = String(current[..<slash])
+        }
+        return access(current, F_OK) == 0 ? current : "/"
+    }
+}
+
+public struct FileSystemError: Error, CustomStringConvertible {
+    public var verb: String
+    public var path: String
+    public var errno: Int32
+    public var detail: String?
+
+    public var description: String {
+        let cause = detail ?? String(cString: strerror(errno))
+        return errno == 0 ? "\(verb) \(path): \(cause)" : "\(verb) \(path): \(cause) (errno \(errno))"
+    }
+}

@@ -1,0 +1,109 @@
+import FabricCompiler
+
+/// Where an interface's program hangs.
+public enum Hook: String, Sendable, Codable, CaseIterable {
+    /// tc egress (clsact), fg_tc_egress.
+    case tcEgress = "tc-egress"
+    /// XDP in the device driver (native mode), fg_xdp_ingress.
+    case xdp
+    /// XDP in the generic (skb) path, when the driver has no XDP.
+    case xdpGeneric = "xdp-generic"
+    /// tc ingress (clsact), fg_tc_ingress: where XDP cannot attach, or on request.
+    case tcIngress = "tc-ingress"
+
+    public var direction: Direction { self == .tcEgress ? .egress : .ingress }
+}
+
+/// Which hook ingress enforcement asks for.
+public enum IngressHookPreference: String, Sendable, CaseIterable {
+    /// XDP (driver mode, else generic), falling back to tc ingress.
+    case xdp
+    case tc
+}
+
+/// A program found on an interface hook.
+public struct HookState: Sendable, Equatable, Codable {
+    public var hook: Hook
+    public var programID: UInt32
+
+    public init(hook: Hook, programID: UInt32) {
+        self.hook = hook
+        self.programID = programID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hook
+        case programID = "program_id"
+    }
+}
+
+/// The switch between policy generations, as the programs read it.
+public struct GenerationState: Sendable, Equatable {
+    public var generation: UInt64
+    public var activeBank: UInt32
+    public var digest: [UInt8]
+
+    public init(generation: UInt64, activeBank: UInt32, digest: [UInt8]) {
+        self.generation = generation
+        self.activeBank = activeBank
+        self.digest = digest
+    }
+}
+
+/// One counter cell: (counter slot, direction, reason, action).
+public struct CounterKey: Sendable, Hashable {
+    public var slot: UInt32
+    public var direction: Direction
+    public var reason: Reason
+    public var action: Action
+
+    public init(slot: UInt32, direction: Direction, reason: Reason, action: Action) {
+        self.slot = slot
+        self.direction = direction
+        self.reason = reason
+        self.action = action
+    }
+}
+
+public struct CounterValue: Sendable, Equatable {
+    public var packets: UInt64
+    public var bytes: UInt64
+
+    public init(packets: UInt64, bytes: UInt64) {
+        self.packets = packets
+        self.bytes = bytes
+    }
+}
+
+/// The kernel, as the agent needs it: the one seam between the agent's logic
+/// (generations, slots, hook diffs, records) and libbpf. `LinuxDatapath` is
+/// the real one; tests drive the agent through an in-memory fake.
+public protocol Datapath: AnyObject {
+    /// True when an earlier apply left state (pinned maps) behind.
+    func isInstalled() throws -> Bool
+    /// Loads the programs and adopts (or creates and pins) the maps. Nothing
+    /// running changes: the new programs are not attached yet.
+    func prepare() throws
+
+    func generation() throws -> GenerationState?
+    func record() throws -> AgentRecord?
+
+    /// Removes every entry of `bank` from the policy maps.
+    func clearBank(_ bank: UInt32) throws
+    func write(_ entries: [MapEntry]) throws
+    /// Makes `bank` the one every packet reads from now on.
+    func activate(_ state: GenerationState) throws
+    func writeRecord(_ record: AgentRecord) throws
+
+    /// Attaches (or atomically replaces) the prepared program on a hook.
+    func attach(_ hook: Hook, ifindex: UInt32) throws
+    func detach(_ hook: Hook, ifindex: UInt32) throws
+    /// fabricguard's programs on this interface's hooks, as the kernel reports them.
+    func hooks(ifindex: UInt32) throws -> [HookState]
+
+    func counters() throws -> [CounterKey: CounterValue]
+    func resetCounters(slots: Set<UInt32>) throws
+
+    /// Removes every pin (maps, links) and the pin directory.
+    func removePins() throws
+}

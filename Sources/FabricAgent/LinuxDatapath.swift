@@ -1,0 +1,270 @@
+import CBPFShim
+import CFabricABI
+import CLibBPF
+import FabricBPF
+import FabricCompiler
+import Foundation
+
+/// The real datapath: the embedded BPF object through libbpf, its maps pinned
+/// under `pinDirectory/maps`, XDP links under `pinDirectory/links` (tc filters
+/// need no pin: the qdisc holds them). Everything an instance owns lives in
+/// its pin directory, so instances in different network namespaces never meet.
+public final class LinuxDatapath: Datapath {
+    public let pinDirectory: String
+    private var object: BPFObject?
+    private var openedMaps: [String: BPFMap] = [:]
+
+    public init(pinDirectory: String) {
+        self.pinDirectory = pinDirectory
+    }
+
+    var mapsDirectory: String { "\(pinDirectory)/maps" }
+    var linksDirectory: String { "\(pinDirectory)/links" }
+
+    public func isInstalled() throws -> Bool {
+        access("\(mapsDirectory)/\(FG_MAP_STATE)", F_OK) == 0
+    }
+
+    public func prepare() throws {
+        try BPFFilesystem.makeDirectory(mapsDirectory)
+        try BPFFilesystem.makeDirectory(linksDirectory)
+        let object = try BPFObject()
+        // A binary and an object that disagree on the ABI must never meet the kernel.
+        let built = try object.constant(FG_RODATA_ABI_VERSION)
+        guard built == UInt32(FG_ABI_VERSION) else {
+            throw BPFError(
+                verb: "load", object: "embedded BPF object", errno: 0,
+                detail: "it was built for ABI \(built), this binary speaks ABI \(FG_ABI_VERSION)")
+        }
+        try object.reusePinnedMaps(in: mapsDirectory)
+        try object.load()
+        try object.pinMaps(in: mapsDirectory)
+        self.object = object
+        openedMaps = [:]
+    }
+
+    /// A map of the loaded object, else the pinned one (status, stats and unload do not load).
+    func map(_ name: String) throws -> BPFMap {
+        if let object { return try object.map(name) }
+        if let map = openedMaps[name] { return map }
+        let map = try BPFMap.pinned(at: "\(mapsDirectory)/\(name)", name: name)
+        openedMaps[name] = map
+        return map
+    }
+
+    func program(_ name: String) throws -> BPFProgram {
+        guard let object else {
+            throw BPFError(verb: "attach", object: name, errno: EINVAL, detail: "the programs are not loaded (prepare first)")
+        }
+        return try object.program(name)
+    }
+
+    // MARK: Policy state
+
+    public func generation() throws -> GenerationState? {
+        guard let bytes = try map(FG_MAP_STATE).lookup(key: Bytes.of(UInt32(0))) else { return nil }
+        let state = bytes.withUnsafeBytes { $0.loadUnaligned(as: fg_state.self) }
+        let digest = withUnsafeBytes(of: state.digest) { Array($0) }
+        return GenerationState(generation: state.generation, activeBank: state.active_bank, digest: digest)
+    }
+
+    public func activate(_ state: GenerationState) throws {
+        var value = fg_state()
+        value.generation = state.generation
+        value.active_bank = state.activeBank
+        value.abi_version = UInt32(FG_ABI_VERSION)
+        withUnsafeMutableBytes(of: &value.digest) { $0.copyBytes(from: state.digest.prefix(Int(FG_DIGEST_LEN))) }
+        // One array-value write: the programs read active_bank once per packet.
+        try map(FG_MAP_STATE).update(key: Bytes.of(UInt32(0)), value: Bytes.of(value))
+    }
+
+    public func record() throws -> AgentRecord? {
+        guard let bytes = try map(FG_MAP_AGENT_META).lookup(key: Bytes.of(UInt32(0))) else { return nil }
+        let length = bytes.withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
+        guard length > 0, length <= bytes.count - 8 else { return nil }
+        return try JSONDecoder().decode(AgentRecord.self, from: Data(bytes[8..<8 + length]))
+    }
+
+    public func writeRecord(_ record: AgentRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = Array(try encoder.encode(record))
+        let capacity = MemoryLayout<fg_agent_meta>.size - 8
+        guard json.count <= capacity else {
+            throw BPFError(verb: "record", object: "applied policy", errno: E2BIG, detail: "\(json.count) bytes exceed \(capacity)")
+        }
+        var value = Bytes.of(UInt32(json.count)) + Bytes.of(UInt32(0)) + json
+        value += [UInt8](repeating: 0, count: MemoryLayout<fg_agent_meta>.size - value.count)
+        try map(FG_MAP_AGENT_META).update(key: Bytes.of(UInt32(0)), value: value)
+    }
+
+    public func clearBank(_ bank: UInt32) throws {
+        // Where each policy map keeps the bank in its key.
+        let bankOffset = [FG_MAP_PREFIX_V4: 4, FG_MAP_PREFIX_V6: 4, FG_MAP_INTERFACES: 0, FG_MAP_LOCALS: 0]
+        for (name, offset) in bankOffset {
+            let map = try map(name)
+            for key in try map.keys() where key.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }) == bank {
+                try map.delete(key: key)
+            }
+        }
+        let fabrics = try map(FG_MAP_FABRICS)
+        let empty = Bytes.of(fg_fabric_value())
+        for id in 0..<UInt32(FG_MAX_FABRICS) {
+            try fabrics.update(key: Bytes.of(bank * UInt32(FG_MAX_FABRICS) + id), value: empty)
+        }
+    }
+
+    public func write(_ entries: [MapEntry]) throws {
+        var maps: [String: BPFMap] = [:]
+        for entry in entries {
+            let target = try maps[entry.map] ?? map(entry.map)
+            maps[entry.map] = target
+            try target.update(key: entry.key, value: entry.value)
+        }
+    }
+
+    // MARK: Hooks
+
+    func linkPin(_ hook: Hook, ifindex: UInt32) -> String { "\(linksDirectory)/\(hook.rawValue)-\(ifindex)" }
+
+    public func attach(_ hook: Hook, ifindex: UInt32) throws {
+        switch hook {
+        case .tcEgress, .tcIngress:
+            let program = try program(hook == .tcEgress ? FG_PROG_TC_EGRESS : FG_PROG_TC_INGRESS)
+            let result = fg_tc_attach(Int32(ifindex), hook == .tcEgress ? 1 : 0, program.fd)
+            guard result == 0 else { throw BPFError(verb: "attach \(hook.rawValue) program to", object: "ifindex \(ifindex)", errno: -result) }
+        case .xdp, .xdpGeneric:
+            let program = try program(FG_PROG_XDP_INGRESS)
+            let path = linkPin(hook, ifindex: ifindex)
+            if let link = try openLink(path), link.ifindex == ifindex {
+                // An existing link: swap its program atomically, no detach window.
+                defer { close(link.fd) }
+                guard bpf_link_update(link.fd, program.fd, nil) == 0 else {
+                    throw BPFError(verb: "update \(hook.rawValue) link on", object: "ifindex \(ifindex)", errno: errno)
+                }
+                return
+            }
+            unlink(path)
+            let flags = hook == .xdp ? UInt32(XDP_FLAGS_DRV_MODE) : UInt32(XDP_FLAGS_SKB_MODE)
+            let fd = fg_xdp_link_create(program.fd, Int32(ifindex), flags)
+            guard fd >= 0 else { throw BPFError(verb: "attach \(hook.rawValue) program to", object: "ifindex \(ifindex)", errno: -fd) }
+            defer { close(fd) }
+            guard bpf_obj_pin(fd, path) == 0 else { throw BPFError(verb: "pin XDP link at", object: path, errno: errno) }
+        }
+    }
+
+    public func detach(_ hook: Hook, ifindex: UInt32) throws {
+        switch hook {
+        case .tcEgress, .tcIngress:
+            let result = fg_tc_detach(Int32(ifindex), hook == .tcEgress ? 1 : 0)
+            // Already gone (or the interface with it) is what detach wants.
+            guard result == 0 || result == -ENOENT || result == -ENODEV || result == -EINVAL else {
+                throw BPFError(verb: "detach \(hook.rawValue) program from", object: "ifindex \(ifindex)", errno: -result)
+            }
+        case .xdp, .xdpGeneric:
+            // The pin is the link's last reference: removing it detaches the program.
+            if unlink(linkPin(hook, ifindex: ifindex)) != 0, errno != ENOENT {
+                throw BPFError(verb: "unpin XDP link of", object: "ifindex \(ifindex)", errno: errno)
+            }
+        }
+    }
+
+    public func hooks(ifindex: UInt32) throws -> [HookState] {
+        var found: [HookState] = []
+        for hook in [Hook.tcEgress, .tcIngress] {
+            var programID: UInt32 = 0
+            if fg_tc_query(Int32(ifindex), hook == .tcEgress ? 1 : 0, &programID) == 0 {
+                found.append(HookState(hook: hook, programID: programID))
+            }
+        }
+        for hook in [Hook.xdp, .xdpGeneric] {
+            if let link = try openLink(linkPin(hook, ifindex: ifindex)) {
+                close(link.fd)
+                if link.ifindex == ifindex { found.append(HookState(hook: hook, programID: link.programID)) }
+            }
+        }
+        return found
+    }
+
+    /// A pinned XDP link, with the ifindex and program it holds (ifindex 0 once its device is gone).
+    func openLink(_ path: String) throws -> (fd: Int32, ifindex: UInt32, programID: UInt32)? {
+        guard access(path, F_OK) == 0 else { return nil }
+        let fd = bpf_obj_get(path)
+        guard fd >= 0 else { throw BPFError(verb: "open pinned link", object: path, errno: errno) }
+        var facts = fg_link_facts()
+        let result = fg_link_facts(fd, &facts)
+        guard result == 0 else {
+            close(fd)
+            throw BPFError(verb: "inspect pinned link", object: path, errno: -result)
+        }
+        return (fd, facts.ifindex, facts.prog_id)
+    }
+
+    // MARK: Counters
+
+    public func counters() throws -> [CounterKey: CounterValue] {
+        let counters = try map(FG_MAP_COUNTERS)
+        let stride = (counters.facts.valueSize + 7) / 8 * 8
+        let reasons = UInt32(Reason.count)
+        let actions = UInt32(Action.count)
+        var result: [CounterKey: CounterValue] = [:]
+        for index in 0..<UInt32(counters.facts.maxEntries) {
+            guard let bytes = try counters.lookup(key: Bytes.of(index)) else { continue }
+            var sum = CounterValue(packets: 0, bytes: 0)
+            bytes.withUnsafeBytes { raw in
+                for cpu in 0..<(bytes.count / stride) {
+                    let value = raw.loadUnaligned(fromByteOffset: cpu * stride, as: fg_counter_value.self)
+                    sum.packets += value.packets
+                    sum.bytes += value.bytes
+                }
+            }
+            // index = ((slot * directions + direction) * reasons + reason) * actions + action
+            let action = index % actions
+            let reason = index / actions % reasons
+            let direction = index / actions / reasons % 2
+            let slot = index / actions / reasons / 2
+            let key = CounterKey(
+                slot: slot, direction: direction == UInt32(Direction.egress.code) ? .egress : .ingress,
+                reason: Reason(rawValue: UInt8(reason)), action: Action(rawValue: UInt8(action)))
+            result[key] = sum
+        }
+        return result
+    }
+
+    public func resetCounters(slots: Set<UInt32>) throws {
+        guard !slots.isEmpty else { return }
+        let counters = try map(FG_MAP_COUNTERS)
+        let zero = [UInt8](repeating: 0, count: counters.lookupSize)
+        for slot in slots {
+            for direction in Direction.allCases {
+                for reason in 0..<UInt32(Reason.count) {
+                    for action in 0..<UInt32(Action.count) {
+                        let index = fg_counter_index(slot, UInt32(direction.code), reason, action)
+                        try counters.update(key: Bytes.of(index), value: zero)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Removal
+
+    public func removePins() throws {
+        openedMaps = [:]
+        object = nil
+        for directory in [linksDirectory, mapsDirectory] {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for name in names where unlink("\(directory)/\(name)") != 0 && errno != ENOENT {
+                throw BPFError(verb: "unpin", object: "\(directory)/\(name)", errno: errno)
+            }
+            rmdir(directory)
+        }
+        if rmdir(pinDirectory) != 0, errno != ENOENT {
+            throw BPFError(verb: "remove pin directory", object: pinDirectory, errno: errno)
+        }
+    }
+}
+
+enum Bytes {
+    static func of<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import FabricAgent
+import FabricHost
+import FabricPolicy
+import Foundation
+
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enforce a policy: load, attach, or atomically replace the running one.",
+        discussion: """
+            Validates the policy against this host first: an invalid policy changes
+            nothing (exit 2). The new policy is written into the standby generation,
+            then switched to in one map write, so no packet is judged half by the old
+            policy and half by the new. Enforcement continues after this command exits;
+            a later apply (or `run`) adopts what is pinned in --pin-dir.
+
+            Hooks: tc egress, and XDP ingress (driver mode, else generic, else tc
+            ingress; --ingress-hook tc asks for tc). Management interfaces are never
+            attached. Needs CAP_BPF and CAP_NET_ADMIN.
+
+            Examples:
+              sudo fabricguard apply --policy /etc/fabricguard/fabrics.yaml
+              sudo nsenter --net=/run/netns/lab fabricguard apply --policy lab.yaml --pin-dir /sys/fs/bpf/lab
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The policy file (YAML).", valueName: "file"))
+    var policy: String
+
+    @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
+    var allowMissing = false
+
+    @Option(name: .long, help: ArgumentHelp("Ingress hook: xdp (falls back to tc) or tc.", valueName: "xdp|tc"))
+    var ingressHook: IngressHookPreference = .xdp
+
+    @OptionGroup var pins: PinOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let policy: Policy
+        do {
+            policy = try PolicyLoader.load(path: self.policy)
+        } catch {
+            throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
+        }
+        let host: HostInventory
+        do {
+            host = try LiveHost().inventory()
+            if let notice = try BPFFilesystem.prepare(pins.pinDir) { FileHandleOutput.standardError("apply: \(notice)") }
+        } catch {
+            throw CommandFailure(status: .runtimeFailure, message: "apply \(self.policy): \(error)")
+        }
+        let report: ApplyReport
+        do {
+            report = try pins.agent().apply(
+                policy: policy, host: host,
+                options: ApplyOptions(
+                    policyPath: absolute(self.policy), allowMissing: allowMissing, ingressHook: ingressHook,
+                    timestamp: ISO8601DateFormatter().string(from: Date())))
+        } catch {
+            throw error.failure
+        }
+        if output.json {
+            try JSONOutput.print(report)
+            return
+        }
+        let was = report.previousGeneration.map { " (was \($0))" } ?? ""
+        print("applied \(self.policy): generation \(report.generation)\(was), \(report.digest)")
+        for interface in report.interfaces {
+            let hooks = interface.hooks.isEmpty ? "no hooks (both directions off)" : interface.hooks.map(\.rawValue).joined(separator: ", ")
+            print("  \(interface.name) (ifindex \(interface.ifindex)) fabric \(interface.fabric): \(hooks)")
+        }
+        if !report.detached.isEmpty { print("  detached from: \(report.detached.joined(separator: ", "))") }
+        for warning in report.warnings { print("warning: \(warning)") }
+    }
+
+    func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+extension IngressHookPreference: ExpressibleByArgument {}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import FabricAgent
+import FabricCompiler
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show counters per interface, direction, reason and action.",
+        discussion: """
+            Packets and bytes since the interface was first applied in --pin-dir,
+            summed over CPUs. Audit mode shows up as would_drop / would_redirect.
+            --json prints {"counters": [{"interface", "direction", "reason", "action",
+            "packets", "bytes"}]}, the same shape as `dry-run --json`.
+
+            Examples:
+              fabricguard stats
+              fabricguard stats --json | jq '.counters[] | select(.action == "drop")'
+            """
+    )
+
+    @OptionGroup var pins: PinOptions
+    @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "Include counters that are zero.")
+    var all = false
+
+    func run() throws {
+        let report: CounterReport
+        do {
+            report = try pins.agent().stats(includeZeros: all)
+        } catch {
+            throw error.failure
+        }
+        if output.json {
+            try JSONOutput.print(report)
+            return
+        }
+        let header = ["interface", "direction", "reason", "action", "packets", "bytes"]
+        let rows = report.counters.map {
+            [$0.interface, $0.direction.rawValue, $0.reason.name, $0.action.name, String($0.packets), String($0.bytes)]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            print(row.indices.map { column in
+                let cell = row[column]
+                let pad = String(repeating: " ", count: widths[column] - cell.count)
+                return column >= 4 ? pad + cell : cell + pad
+            }.joined(separator: "  "))
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import FabricAgent
+import FabricCompiler
+import FabricFixtures
+import FabricHost
+import FabricPolicy
+import Testing
+
+/// The agent's logic over an in-memory datapath: no root, no kernel.
+final class FakeDatapath: Datapath {
+    var installed = false
+    var state: GenerationState?
+    var stored: AgentRecord?
+    var banks: [UInt32: [MapEntry]] = [:]
+    var attached: Set<String> = []
+    var journal: [String] = []
+    /// Hooks that refuse to attach, as a driver without XDP would.
+    var refuses: Set<Hook> = []
+    /// Fail the next write (a full map, say).
+    var failWrite = false
+
+    struct Refused: Error {}
+
+    func isInstalled() throws -> Bool { installed }
+    func prepare() throws {
+        installed = true
+        journal.append("prepare")
+    }
+    func generation() throws -> GenerationState? { state }
+    func record() throws -> AgentRecord? { stored }
+    func clearBank(_ bank: UInt32) throws {
+        banks[bank] = []
+        journal.append("clear \(bank)")
+    }
+    func write(_ entries: [MapEntry]) throws {
+        if failWrite { throw Refused() }
+        let bank = entries.first.map { entry in entry.map == "fg_fabrics" ? 0 : 0 } ?? 0
+        _ = bank
+        journal.append("write \(entries.count)")
+    }
+    func activate(_ state: GenerationState) throws {
+        self.state = state
+        journal.append("activate \(state.generation) bank \(state.activeBank)")
+    }
+    func writeRecord(_ record: AgentRecord) throws { stored = record }
+    func attach(_ hook: Hook, ifindex: UInt32) throws {
+        if refuses.contains(hook) { throw Refused() }
+        attached.insert("\(hook.rawValue)@\(ifindex)")
+        journal.append("attach \(hook.rawValue)@\(ifindex)")
+    }
+    func detach(_ hook: Hook, ifindex: UInt32) throws {
+        attached.remove("\(hook.rawValue)@\(ifindex)")
+        journal.append("detach \(hook.rawValue)@\(ifindex)")
+    }
+    func hooks(ifindex: UInt32) throws -> [HookState] {
+        Hook.allCases.filter { attached.contains("\($0.rawValue)@\(ifindex)") }.map { HookState(hook: $0, programID: 1) }
+    }
+    func counters() throws -> [CounterKey: CounterValue] {
+        [CounterKey(slot: 0, direction: .egress, reason: .foreignSource, action: .drop): CounterValue(packets: 3, bytes: 300)]
+    }
+    func resetCounters(slots: Set<UInt32>) throws { journal.append("reset \(slots.sorted())") }
+    func removePins() throws {
+        installed = false
+        stored = nil
+        state = nil
+        journal.append("remove pins")
+    }
+}
+
+@Suite("Agent over a fake datapath")
+struct AgentTests {
+    static let options = ApplyOptions(policyPath: "/etc/fabricguard/p.yaml", timestamp: "2026-11-25T00:00:00Z")
+
+    static func policy(_ yaml: String = FixtureWorld.policyYAML) throws -> Policy { try PolicyLoader.parse(yaml: yaml) }
+
+    @Test func firstApplyFillsBankZeroThenFlips() throws {
+        let fake = FakeDatapath()
+        let report = try Agent(datapath: fake).apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(report.generation == 1 && report.bank == 0 && !report.adopted)
+        // Order is the contract: fill the standby bank completely, attach, then flip.
+        let activate = try #require(fake.journal.firstIndex { $0.hasPrefix("activate") })
+        #expect(fake.journal.firstIndex { $0.hasPrefix("write") }! < activate)
+        #expect(fake.journal.lastIndex { $0.hasPrefix("attach") }! < activate)
+        #expect(fake.journal[activate] == "activate 1 bank 0")
+        // sand0 has ingress off: egress only. Management and unlisted interfaces: nothing.
+        #expect(fake.attached.contains("tc-egress@7") && !fake.attached.contains("xdp@7"))
+        #expect(!fake.attached.contains { $0.hasSuffix("@2") || $0.hasSuffix("@8") })
+        #expect(fake.attached.contains("xdp@3"))
+        #expect(fake.stored?.generation == 1)
+    }
+
+    @Test func reapplyFlipsBanksAndAdopts() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        let second = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(second.adopted && second.generation == 2 && second.bank == 1 && second.previousGeneration == 1)
+        let third = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(third.bank == 0)
+        #expect(fake.journal.filter { $0.hasPrefix("clear") } == ["clear 0", "clear 1", "clear 0"])
+        // Counters are reset only for slots given out for the first time.
+        #expect(fake.journal.filter { $0.hasPrefix("reset") }.dropFirst().allSatisfy { $0 == "reset []" })
+    }
+
+    @Test func aFailedFillLeavesTheRunningGenerationAndRemovesOnlyNewHooks() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        let before = (fake.state, fake.attached, fake.stored)
+        fake.failWrite = true
+        let policy = try Self.policy()
+        #expect(throws: AgentError.self) {
+            try agent.apply(policy: policy, host: FixtureWorld.host, options: Self.options)
+        }
+        #expect(fake.state == before.0 && fake.attached == before.1 && fake.stored == before.2)
+    }
+
+    @Test func anInvalidPolicyTouchesNothing() throws {
+        let fake = FakeDatapath()
+        var host = FixtureWorld.host
+        host.interfaces.removeAll { $0.name == "sanb0" }
+        do {
+            _ = try Agent(datapath: fake).apply(policy: Self.policy(), host: host, options: Self.options)
+            Issue.record("applied a policy naming a missing interface")
+        } catch {
+            guard case AgentError.policy = error else {
+                Issue.record("wrong error: \(error)")
+                return
+            }
+        }
+        #expect(fake.journal.isEmpty)
+    }
+
+    @Test func ingressFallsBackFromDriverXDPToGenericToTC() throws {
+        let fake = FakeDatapath()
+        fake.refuses = [.xdp]
+        let report = try Agent(datapath: fake).apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(report.interfaces.first { $0.name == "sana0" }?.hooks == [.tcEgress, .xdpGeneric])
+        let onlyTC = FakeDatapath()
+        onlyTC.refuses = [.xdp, .xdpGeneric]
+        let fallback = try Agent(datapath: onlyTC).apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(fallback.interfaces.first { $0.name == "sana0" }?.hooks == [.tcEgress, .tcIngress])
+    }
+
+    @Test func droppedInterfacesAreDetachedAfterTheFlipAndKeepTheirSlot() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        let smaller = FixtureWorld.policyYAML.replacingOccurrences(of: "interfaces: [sana0, sana1]", with: "interfaces: [sana0]")
+        fake.journal = []
+        let report = try agent.apply(policy: Self.policy(smaller), host: FixtureWorld.host, options: Self.options)
+        #expect(report.detached == ["sana1"])
+        #expect(!fake.attached.contains { $0.hasSuffix("@4") })
+        #expect(fake.journal.firstIndex { $0.hasPrefix("activate") }! < fake.journal.firstIndex { $0 == "detach tc-egress@4" }!)
+        #expect(fake.stored?.counterSlots["sana1"] == 1)
+        #expect(fake.stored?.interfaces.contains { $0.name == "sana1" } == false)
+        // Back again: sana1 gets its old slot, so its counters continue.
+        let again = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(again.interfaces.first { $0.name == "sana1" }?.counterSlot == 1)
+    }
+
+    @Test func statusStatsAndUnload() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        #expect(try agent.status().installed == false)
+        #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == false)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        let status = try agent.status()
+        #expect(status.generation == 1 && status.policy == "/etc/fabricguard/p.yaml")
+        #expect(status.interfaces.allSatisfy { $0.missing.isEmpty })
+        fake.attached.remove("xdp@3")
+        #expect(try agent.status().interfaces.first { $0.name == "sana0" }?.missing == [.xdp])
+        let stats = try agent.stats()
+        #expect(stats.counters == [CounterReport.Row(interface: "sana0", direction: .egress, reason: .foreignSource, action: .drop, packets: 3, bytes: 300)])
+        #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == true)
+        #expect(fake.attached.isEmpty && !fake.installed)
+        #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == false)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// apply / status / stats / unload for real, in a throwaway two-namespace lab.
+@Suite("Kernel tier: lifecycle", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
+struct LifecycleTests {
+    /// Programs on a lab host interface, as bpftool sees them (XDP and tc).
+    func ourPrograms(_ lab: Lab, _ interface: String) throws -> Int {
+        let shown = try lab.host.run(["bpftool", "-j", "net", "show", "dev", interface]).output
+        let sections = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]] ?? []
+        return sections.reduce(0) { count, section in
+            count + ((section["xdp"] as? [Any])?.count ?? 0) + ((section["tc"] as? [Any])?.count ?? 0)
+        }
+    }
+
+    func tcFilters(_ lab: Lab, _ interface: String, _ direction: String) throws -> Int {
+        let shown = try lab.host.run(["tc", "filter", "show", "dev", interface, direction]).output
+        return shown.split(separator: "\n").filter { $0.contains("fg_tc_") }.count
+    }
+
+    @Test func applyAdoptRejectSurviveUnload() throws {
+        let lab = try Lab("life")
+        defer { lab.close() }
+        let policy = try lab.write("policy.yaml", Lab.policy)
+
+        // apply: hooks on both fabric NICs, none on management; generation 1.
+        let first = try lab.fabricguard("apply", "--policy", policy)
+        #expect(first.status == 0, "\(first.output)")
+        var status = try lab.json("status")
+        #expect(status["generation"] as? Int == 1)
+        let interfaces = try #require(status["interfaces"] as? [[String: Any]])
+        #expect(interfaces.map { $0["name"] as? String } == ["sana0", "sanb0"])
+        for interface in interfaces {
+            let hooks = (interface["hooks"] as? [[String: Any]])?.compactMap { $0["hook"] as? String }
+            #expect(hooks == ["tc-egress", "xdp"], "\(interface)")
+            #expect((interface["missing"] as? [Any])?.isEmpty == true)
+        }
+        #expect(try ourPrograms(lab, "mgmt0") == 0)
+        let digest = status["digest"] as? String
+
+        // apply again: adopted, nothing duplicated, generation 2, same digest.
+        #expect(try lab.fabricguard("apply", "--policy", policy).status == 0)
+        status = try lab.json("status")
+        #expect(status["generation"] as? Int == 2)
+        #expect(status["digest"] as? String == digest)
+        for interface in ["sana0", "sanb0"] {
+            #expect(try tcFilters(lab, interface, "egress") == 1)
+            #expect(try ourPrograms(lab, interface) == 2)
+        }
+
+        // A broken policy: exit 2, the running generation untouched.
+        let broken = try lab.write("broken.yaml", Lab.policy.replacingOccurrences(of: "10.2.0.0/24", with: "10.2.0.1/24"))
+        let rejected = try lab.fabricguard("apply", "--policy", broken)
+        #expect(rejected.status == 2)
+        #expect(rejected.output.contains("host bits are set"))
+        status = try lab.json("status")
+        #expect(status["generation"] as? Int == 2 && status["digest"] as? String == digest)
+
+        // The apply process has exited: enforcement goes on. Own sources pass,
+        // a SAN-B source leaving the SAN-A NIC is dropped and counted.
+        #expect(try lab.udp(from: "10.1.0.10", to: "10.1.0.1", port: 9301) == 3)
+        #expect(try lab.udp(from: "10.2.0.10", to: "10.1.0.1", port: 9302) == 0)
+        let stats = try #require(try lab.json("stats")["counters"] as? [[String: Any]])
+        let dropped = stats.first {
+            $0["interface"] as? String == "sana0" && $0["direction"] as? String == "egress"
+                && $0["reason"] as? String == "foreign_source" && $0["action"] as? String == "drop"
+        }
+        #expect((dropped?["packets"] as? Int ?? 0) >= 1, "\(stats)")
+
+        // unload: no programs, filters or pins left; a second unload is a no-op.
+        let unloaded = try lab.fabricguard("unload")
+        #expect(unloaded.status == 0 && unloaded.output.contains("unloaded"))
+        for interface in ["sana0", "sanb0"] {
+            #expect(try ourPrograms(lab, interface) == 0)
+            #expect(try tcFilters(lab, interface, "egress") == 0)
+        }
+        #expect(!FileManager.default.fileExists(atPath: lab.pinDir))
+        #expect(try lab.fabricguard("unload").output.contains("nothing to unload"))
+        #expect(try lab.json("status")["installed"] as? Bool == false)
+    }
+
+    @Test func ingressHookTCAndModeOff() throws {
+        let lab = try Lab("hook")
+        defer { lab.close() }
+        let policy = try lab.write("policy.yaml", Lab.policy.replacingOccurrences(
+            of: "prefixes: [10.2.0.0/24, \"fd00:b::/64\"] }",
+            with: "prefixes: [10.2.0.0/24, \"fd00:b::/64\"], egress: { mode: off } }"))
+        let applied = try lab.fabricguard("apply", "--policy", policy, "--ingress-hook", "tc")
+        #expect(applied.status == 0, "\(applied.output)")
+        let status = try lab.json("status")
+        let hooks = try #require(status["interfaces"] as? [[String: Any]]).map { interface in
+            (interface["name"] as? String ?? "", (interface["hooks"] as? [[String: Any]])?.compactMap { $0["hook"] as? String } ?? [])
+        }
+        #expect(hooks.first { $0.0 == "sana0" }?.1 == ["tc-egress", "tc-ingress"])
+        #expect(hooks.first { $0.0 == "sanb0" }?.1 == ["tc-ingress"])
+        // Back to XDP: the tc ingress filter goes, XDP comes, nothing doubled.
+        #expect(try lab.fabricguard("apply", "--policy", policy).status == 0)
+        #expect(try tcFilters(lab, "sana0", "ingress") == 0)
+        #expect(try ourPrograms(lab, "sana0") == 2)
+    }
+}
