@@ -11,6 +11,10 @@ import Foundation
 /// not keep hitting one cached key), IPv4 and IPv6, at several prefix counts.
 /// Each frame runs once on the program and once on the empty one, interleaved,
 /// so drift on a shared VM hits both sides alike. Prints a Markdown table.
+///
+/// Always repeat = 1: with repeat > 1 an XDP test run installs the program in
+/// the XDP dispatcher and waits for an RCU grace period before and after
+/// (bpf_prog_change_xdp, kernel 6.18), milliseconds per call.
 enum KernelBench {
     static func run(host: HostInventory, sizes: [Int], passes: Int) throws {
         let empty = try BPFObject(bytes: EmbeddedObject.empty, name: "fg_empty")
