@@ -23,6 +23,8 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev", "libelf-dev"])]
         ),
+        // libpcap, for reading captures (Debian: libpcap-dev).
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // Macro-free wrappers over libbpf for Swift (LIBBPF_OPTS, va_list callbacks).
         .target(name: "CBPFShim", dependencies: ["CLibBPF", "CFabricABI"]),
 
@@ -42,13 +44,15 @@ let package = Package(
             name: "FabricAgent",
             dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "CFabricABI", "CBPFShim", "CLibBPF"]
         ),
+        // Captures (pcap, pcapng) read through libpcap into Ethernet frames with interface and direction.
+        .target(name: "FabricCapture", dependencies: ["CPcap", "FabricCompiler"]),
         // The shared fixture table: hand-written expectations, used by the reference and kernel tiers.
         .target(name: "FabricFixtures", dependencies: ["FabricPolicy", "FabricHost", "FabricReference"]),
 
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent",
+                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,6 +70,7 @@ let package = Package(
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy"]),
         .testTarget(name: "FabricHostTests", dependencies: ["FabricHost"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
+        .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),

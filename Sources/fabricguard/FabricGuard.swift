@@ -21,7 +21,7 @@ struct FabricGuard: ParsableCommand {
             Exit status: 0 success, 1 runtime failure, 2 usage or policy error.
             """,
         version: "0.1.0",
-        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Status.self, Stats.self, Unload.self]
+        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Status.self, Stats.self, Unload.self, DryRunCommand.self]
     )
 }
 
@@ -30,6 +30,8 @@ enum ExitStatus: Int32 {
     case success = 0
     case runtimeFailure = 1
     case usageOrPolicy = 2
+    /// dry-run --fail-on-violation: the capture holds frames the policy would drop or redirect.
+    case violation = 3
 }
 
 /// A failure already reported in the command's words; main only sets the status.

@@ -60,9 +60,16 @@ final class Lab {
         try Command.run(["nsenter", "--net=/run/netns/\(host.name)", Command.built("fabricguard")] + arguments + ["--pin-dir", pinDir])
     }
 
+    /// fabricguard on the lab host for verbs that touch no pins (check, explain, dry-run).
+    func offline(_ arguments: [String]) throws -> Command.Result {
+        try Command.run(["nsenter", "--net=/run/netns/\(host.name)", Command.built("fabricguard")] + arguments)
+    }
+
     func json(_ arguments: String...) throws -> [String: Any] {
+        let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "")
         let result = try Command.run(
-            ["nsenter", "--net=/run/netns/\(host.name)", Command.built("fabricguard")] + arguments + ["--pin-dir", pinDir, "--json"])
+            ["nsenter", "--net=/run/netns/\(host.name)", Command.built("fabricguard")] + arguments
+                + (pinned ? ["--pin-dir", pinDir] : []) + ["--json"])
         guard result.status == 0, let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
             throw Namespace.NamespaceError(message: "fabricguard \(arguments.joined(separator: " ")) failed: \(result.output)")
         }

@@ -34,17 +34,10 @@ struct Stats: ParsableCommand {
             try JSONOutput.print(report)
             return
         }
-        let header = ["interface", "direction", "reason", "action", "packets", "bytes"]
         let rows = report.counters.map {
             [$0.interface, $0.direction.rawValue, $0.reason.name, $0.action.name, String($0.packets), String($0.bytes)]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        for row in [header] + rows {
-            print(row.indices.map { column in
-                let cell = row[column]
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column >= 4 ? pad + cell : cell + pad
-            }.joined(separator: "  "))
-        }
+        print(Table.render(header: ["interface", "direction", "reason", "action", "packets", "bytes"], rows: rows, numericFrom: 4)
+            .joined(separator: "\n"))
     }
 }
