@@ -11,6 +11,8 @@ public struct BenchWorld: Sendable {
     public static let distinctFrames = 4096
 
     public let plan: MapPlan
+    /// The same policy as a policy file, for benchmarks of the command line.
+    public let policyYAML: String
     public let framesV4: [[UInt8]]
     public let framesV6: [[UInt8]]
 
@@ -40,6 +42,18 @@ public struct BenchWorld: Sendable {
             Fabric(name: "san-b", interfaces: ["sanb0"], prefixes: b4 + b6),
         ])
         plan = try PolicyCompiler.compile(policy, host: host, options: CompileOptions(allowMissing: true)).plan
+        func list(_ prefixes: [IPPrefix]) -> String { prefixes.map { "\"\($0)\"" }.joined(separator: ", ") }
+        policyYAML = """
+            version: 1
+            fabrics:
+              - name: san-a
+                interfaces: [sana0]
+                prefixes: [\(list(a4 + a6))]
+              - name: san-b
+                interfaces: [sanb0]
+                prefixes: [\(list(b4 + b6))]
+
+            """
 
         func member(of prefixes: [IPPrefix]) -> IPAddress {
             switch prefixes[Int(random.next() % UInt64(prefixes.count))].address {

@@ -15,11 +15,22 @@ import Foundation
 
 struct Options {
     var quick = false
+    /// --write-capture DIR FRAMES PREFIXES: write a dry-run benchmark capture, policy and host file instead.
+    var capture: (directory: String, frames: Int, prefixes: Int)?
 
     init(_ arguments: [String]) {
-        for argument in arguments.dropFirst() {
+        var rest = arguments.dropFirst()
+        while let argument = rest.popFirst() {
             switch argument {
             case "--quick": quick = true
+            case "--write-capture":
+                guard let directory = rest.popFirst(), let frames = rest.popFirst().flatMap({ Int($0) }),
+                    let prefixes = rest.popFirst().flatMap({ Int($0) })
+                else {
+                    FileOutput.error("fabricguard-bench: --write-capture DIR FRAMES PREFIXES")
+                    exit(2)
+                }
+                capture = (directory, frames, prefixes)
             case "--help", "-h":
                 print("usage: fabricguard-bench [--quick]\n  prints a Markdown table of reference-path throughput")
                 exit(0)
@@ -66,6 +77,10 @@ func measure(_ datapath: ReferenceDatapath, frames: [[UInt8]], decisions: Int, r
 }
 
 let options = Options(CommandLine.arguments)
+if let capture = options.capture {
+    try CaptureWriter.write(directory: capture.directory, frames: capture.frames, prefixes: capture.prefixes)
+    exit(0)
+}
 let decisions = options.quick ? 1_000_000 : 10_000_000
 let rounds = options.quick ? 2 : 5
 let sizes = [10, 10_000, 100_000]
@@ -88,5 +103,37 @@ for size in sizes {
         }
         let rate = result.rate / 1e6
         print("| \(size) | \(family == .ipv4 ? "IPv4" : "IPv6") | \(String(format: "%.1f", rate)) | \(String(format: "%.1f", 1e3 / rate)) |")
+    }
+}
+
+/// A classic pcap (Ethernet) of `frames` frames cycling over the bench world's
+/// 4096 IPv4 and 4096 IPv6 frames, plus the world's policy and host inventory.
+enum CaptureWriter {
+    static func write(directory: String, frames: Int, prefixes: Int) throws {
+        let world = try BenchWorld(prefixes: prefixes, seed: 0xd4e)
+        try world.policyYAML.write(toFile: directory + "/policy.yaml", atomically: true, encoding: .utf8)
+        try JSONEncoder().encode(BenchWorld.defaultHost).write(to: URL(fileURLWithPath: directory + "/host.json"))
+        let mixed = zip(world.framesV4, world.framesV6).flatMap { [$0, $1] }
+        func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        guard let file = FileHandle(forWritingAtPath: createEmpty(directory + "/bench.pcap")) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        defer { try? file.close() }
+        var chunk: [UInt8] = le32(0xa1b2_c3d4) + [2, 0, 4, 0] + le32(0) + le32(0) + le32(65535) + le32(1)
+        for index in 0..<frames {
+            let frame = mixed[index % mixed.count]
+            chunk += le32(1_700_000_000 + UInt32(index / 1_000_000)) + le32(UInt32(index % 1_000_000))
+            chunk += le32(UInt32(frame.count)) + le32(UInt32(frame.count)) + frame
+            if chunk.count > 1 << 22 {
+                file.write(Data(chunk))
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        file.write(Data(chunk))
+    }
+
+    static func createEmpty(_ path: String) -> String {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        return path
     }
 }
