@@ -50,7 +50,7 @@ struct ParserTests {
     @Test func totalOverArbitraryBytes() throws {
         let compilation = try PolicyCompiler.compile(FixtureWorld.policy(), host: FixtureWorld.host)
         let datapath = ReferenceDatapath(plan: compilation.plan)
-        var generator = SplitMix(seed: 0x5eed)
+        var generator = SplitMix64(seed: 0x5eed)
         let seeds = Fixtures.all.map(\.frame).filter { !$0.isEmpty }
         for _ in 0..<20_000 {
             var frame = seeds[Int(generator.next() % UInt64(seeds.count))]
@@ -64,17 +64,5 @@ struct ParserTests {
             #expect(first == datapath.decide(frame: frame, ifindex: ifindex, direction: direction))
             #expect(first.verdict != .redirect || (direction == .egress && first.redirectIfindex != 0))
         }
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }
