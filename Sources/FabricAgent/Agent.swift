@@ -98,8 +98,9 @@ public final class Agent {
         let previous: AgentRecord?
         let state: GenerationState?
         do {
-            previous = try datapath.isInstalled() ? try datapath.record() : nil
-            state = try datapath.isInstalled() ? try datapath.generation() : nil
+            let installed = try datapath.isInstalled()
+            previous = installed ? try datapath.record() : nil
+            state = installed ? try datapath.generation() : nil
         } catch {
             throw .kernel(verb: "read the running policy", cause: error)
         }
@@ -192,9 +193,7 @@ public final class Agent {
             do {
                 try datapath.attach(hook, ifindex: ifindex)
                 // Moving from XDP to tc (or back) must not leave both attached.
-                for other in [Hook.xdp, .xdpGeneric, .tcIngress] where other != hook && other == earlier {
-                    try? datapath.detach(other, ifindex: ifindex)
-                }
+                if let earlier, earlier != hook { try? datapath.detach(earlier, ifindex: ifindex) }
                 return hook
             } catch {
                 lastError = error

@@ -62,8 +62,7 @@ public final class LinuxDatapath: Datapath {
     // MARK: Policy state
 
     public func generation() throws -> GenerationState? {
-        guard let bytes = try map(FG_MAP_STATE).lookup(key: Bytes.of(UInt32(0))) else { return nil }
-        let state = bytes.withUnsafeBytes { $0.loadUnaligned(as: fg_state.self) }
+        guard let state = try map(FG_MAP_STATE).lookup(key: UInt32(0), as: fg_state.self) else { return nil }
         let digest = withUnsafeBytes(of: state.digest) { Array($0) }
         return GenerationState(generation: state.generation, activeBank: state.active_bank, digest: digest)
     }
@@ -75,11 +74,11 @@ public final class LinuxDatapath: Datapath {
         value.abi_version = UInt32(FG_ABI_VERSION)
         withUnsafeMutableBytes(of: &value.digest) { $0.copyBytes(from: state.digest.prefix(Int(FG_DIGEST_LEN))) }
         // One array-value write: the programs read active_bank once per packet.
-        try map(FG_MAP_STATE).update(key: Bytes.of(UInt32(0)), value: Bytes.of(value))
+        try map(FG_MAP_STATE).update(key: UInt32(0), value: value)
     }
 
     public func record() throws -> AgentRecord? {
-        guard let bytes = try map(FG_MAP_AGENT_META).lookup(key: Bytes.of(UInt32(0))) else { return nil }
+        guard let bytes = try map(FG_MAP_AGENT_META).lookup(key: BPFMap.bytes(of: UInt32(0))) else { return nil }
         let length = bytes.withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
         guard length > 0, length <= bytes.count - 8 else { return nil }
         return try JSONDecoder().decode(AgentRecord.self, from: Data(bytes[8..<8 + length]))
@@ -93,9 +92,9 @@ public final class LinuxDatapath: Datapath {
         guard json.count <= capacity else {
             throw BPFError(verb: "record", object: "applied policy", errno: E2BIG, detail: "\(json.count) bytes exceed \(capacity)")
         }
-        var value = Bytes.of(UInt32(json.count)) + Bytes.of(UInt32(0)) + json
+        var value = BPFMap.bytes(of: UInt32(json.count)) + BPFMap.bytes(of: UInt32(0)) + json
         value += [UInt8](repeating: 0, count: MemoryLayout<fg_agent_meta>.size - value.count)
-        try map(FG_MAP_AGENT_META).update(key: Bytes.of(UInt32(0)), value: value)
+        try map(FG_MAP_AGENT_META).update(key: BPFMap.bytes(of: UInt32(0)), value: value)
     }
 
     public func clearBank(_ bank: UInt32) throws {
@@ -108,9 +107,8 @@ public final class LinuxDatapath: Datapath {
             }
         }
         let fabrics = try map(FG_MAP_FABRICS)
-        let empty = Bytes.of(fg_fabric_value())
         for id in 0..<UInt32(FG_MAX_FABRICS) {
-            try fabrics.update(key: Bytes.of(bank * UInt32(FG_MAX_FABRICS) + id), value: empty)
+            try fabrics.update(key: bank * UInt32(FG_MAX_FABRICS) + id, value: fg_fabric_value())
         }
     }
 
@@ -136,15 +134,18 @@ public final class LinuxDatapath: Datapath {
         case .xdp, .xdpGeneric:
             let program = try program(FG_PROG_XDP_INGRESS)
             let path = linkPin(hook, ifindex: ifindex)
-            if let link = try openLink(path), link.ifindex == ifindex {
-                // An existing link: swap its program atomically, no detach window.
+            if let link = try openLink(path) {
                 defer { close(link.fd) }
-                guard bpf_link_update(link.fd, program.fd, nil) == 0 else {
-                    throw BPFError(verb: "update \(hook.rawValue) link on", object: "ifindex \(ifindex)", errno: errno)
+                if link.ifindex == ifindex {
+                    // An existing link: swap its program atomically, no detach window.
+                    guard bpf_link_update(link.fd, program.fd, nil) == 0 else {
+                        throw BPFError(verb: "update \(hook.rawValue) link on", object: "ifindex \(ifindex)", errno: errno)
+                    }
+                    return
                 }
-                return
+                // The pin outlived its device (ifindex 0) or names another one: replace it.
+                unlink(path)
             }
-            unlink(path)
             let flags = hook == .xdp ? UInt32(XDP_FLAGS_DRV_MODE) : UInt32(XDP_FLAGS_SKB_MODE)
             let fd = fg_xdp_link_create(program.fd, Int32(ifindex), flags)
             guard fd >= 0 else { throw BPFError(verb: "attach \(hook.rawValue) program to", object: "ifindex \(ifindex)", errno: -fd) }
@@ -204,20 +205,13 @@ public final class LinuxDatapath: Datapath {
 
     public func counters() throws -> [CounterKey: CounterValue] {
         let counters = try map(FG_MAP_COUNTERS)
-        let stride = (counters.facts.valueSize + 7) / 8 * 8
         let reasons = UInt32(Reason.count)
         let actions = UInt32(Action.count)
         var result: [CounterKey: CounterValue] = [:]
         for index in 0..<UInt32(counters.facts.maxEntries) {
-            guard let bytes = try counters.lookup(key: Bytes.of(index)) else { continue }
-            var sum = CounterValue(packets: 0, bytes: 0)
-            bytes.withUnsafeBytes { raw in
-                for cpu in 0..<(bytes.count / stride) {
-                    let value = raw.loadUnaligned(fromByteOffset: cpu * stride, as: fg_counter_value.self)
-                    sum.packets += value.packets
-                    sum.bytes += value.bytes
-                }
-            }
+            guard let values = try counters.perCPU(key: index, as: fg_counter_value.self) else { continue }
+            let sum = CounterValue(
+                packets: values.reduce(0) { $0 + $1.packets }, bytes: values.reduce(0) { $0 + $1.bytes })
             // index = ((slot * directions + direction) * reasons + reason) * actions + action
             let action = index % actions
             let reason = index / actions % reasons
@@ -234,13 +228,11 @@ public final class LinuxDatapath: Datapath {
     public func resetCounters(slots: Set<UInt32>) throws {
         guard !slots.isEmpty else { return }
         let counters = try map(FG_MAP_COUNTERS)
-        let zero = [UInt8](repeating: 0, count: counters.lookupSize)
         for slot in slots {
             for direction in Direction.allCases {
                 for reason in 0..<UInt32(Reason.count) {
                     for action in 0..<UInt32(Action.count) {
-                        let index = fg_counter_index(slot, UInt32(direction.code), reason, action)
-                        try counters.update(key: Bytes.of(index), value: zero)
+                        try counters.zeroPerCPU(key: fg_counter_index(slot, UInt32(direction.code), reason, action))
                     }
                 }
             }
@@ -263,8 +255,4 @@ public final class LinuxDatapath: Datapath {
             throw BPFError(verb: "remove pin directory", object: pinDirectory, errno: errno)
         }
     }
-}
-
-enum Bytes {
-    static func of<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
 }

@@ -118,6 +118,33 @@ public final class BPFMap: @unchecked Sendable {
         isPerCPU ? (facts.valueSize + 7) / 8 * 8 * Int(libbpf_num_possible_cpus()) : facts.valueSize
     }
 
+    // MARK: Typed access (key and value are ABI structs or fixed-width integers)
+
+    public func update<Key, Value>(key: Key, value: Value) throws(BPFError) {
+        try update(key: Self.bytes(of: key), value: Self.bytes(of: value))
+    }
+
+    public func lookup<Key, Value>(key: Key, as _: Value.Type) throws(BPFError) -> Value? {
+        try lookup(key: Self.bytes(of: key)).map { bytes in bytes.withUnsafeBytes { $0.loadUnaligned(as: Value.self) } }
+    }
+
+    /// A per-CPU map's value on every possible CPU.
+    public func perCPU<Key, Value>(key: Key, as _: Value.Type) throws(BPFError) -> [Value]? {
+        let stride = (facts.valueSize + 7) / 8 * 8
+        return try lookup(key: Self.bytes(of: key)).map { bytes in
+            bytes.withUnsafeBytes { raw in
+                (0..<(bytes.count / stride)).map { raw.loadUnaligned(fromByteOffset: $0 * stride, as: Value.self) }
+            }
+        }
+    }
+
+    /// Zeroes a per-CPU map's value on every CPU.
+    public func zeroPerCPU<Key>(key: Key) throws(BPFError) {
+        try update(key: Self.bytes(of: key), value: [UInt8](repeating: 0, count: lookupSize))
+    }
+
+    public static func bytes<T>(of value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+
     /// Pins the map at `path` (a bpffs path).
     public func pin(at path: String) throws(BPFError) {
         try LibBPF.checkErrno(bpf_obj_pin(fd, path), "pin map \(name) at", path)

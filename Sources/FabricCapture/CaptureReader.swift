@@ -101,14 +101,14 @@ public final class CaptureReader {
             break
         case .linuxCookedV2:
             // protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8), then the L3 payload.
-            guard captured.count >= 20 else { return frame.asTruncatedCooked(headerLength: 20) }
+            guard captured.count >= 20 else { return frame.withoutBytes() }
             frame.interfaceIndex = UInt32(captured[4]) << 24 | UInt32(captured[5]) << 16 | UInt32(captured[6]) << 8 | UInt32(captured[7])
             frame.direction = captured[10] == Self.packetOutgoing ? .egress : .ingress
             frame.frame = Self.ethernet(protocol: Array(captured[0..<2]), address: Array(captured[12..<18]), payload: captured[20...])
             frame.wireLength = wire - 20 + 14
         case .linuxCookedV1:
             // pkttype(2) hatype(2) halen(2) addr(8) protocol(2), then the L3 payload.
-            guard captured.count >= 16 else { return frame.asTruncatedCooked(headerLength: 16) }
+            guard captured.count >= 16 else { return frame.withoutBytes() }
             frame.direction = captured[1] == Self.packetOutgoing ? .egress : .ingress
             frame.frame = Self.ethernet(protocol: Array(captured[14..<16]), address: Array(captured[6..<12]), payload: captured[16...])
             frame.wireLength = wire - 16 + 14
@@ -127,8 +127,8 @@ public final class CaptureReader {
 }
 
 extension CapturedFrame {
-    /// A cooked header cut short: judged as the (malformed) bytes there are.
-    fileprivate func asTruncatedCooked(headerLength: Int) -> CapturedFrame {
+    /// A cooked header cut short carries no frame: it is judged (malformed) as empty.
+    fileprivate func withoutBytes() -> CapturedFrame {
         var copy = self
         copy.frame = []
         copy.wireLength = 0

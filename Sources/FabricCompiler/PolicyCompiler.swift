@@ -95,7 +95,7 @@ public enum PolicyCompiler {
         }
 
         // Local addresses: owner and redirect target; warnings for the suspicious ones.
-        let (locals, localWarnings) = localAddresses(policy, host: host, fabrics: fabrics)
+        let (locals, localWarnings) = localAddresses(policy, host: host, fabrics: fabrics, prefixes: prefixes)
         warnings += localWarnings
         if locals.count > ABILimits.maxLocalAddresses {
             problems.append(source.diagnostic(
@@ -155,15 +155,12 @@ public enum PolicyCompiler {
         return entries
     }
 
+    /// `prefixes` is the merged table: its longest match gives owner and exemption at once.
     static func localAddresses(
-        _ policy: Policy, host: HostInventory, fabrics: [FabricEntry]
+        _ policy: Policy, host: HostInventory, fabrics: [FabricEntry], prefixes: [PrefixEntry]
     ) -> ([LocalEntry], [PolicyDiagnostic]) {
-        var ownerTable = PrefixTable<UInt32>()
-        var exemptTable = PrefixTable<Bool>()
-        for (index, fabric) in policy.fabrics.enumerated() {
-            for prefix in fabric.prefixes { ownerTable.insert(prefix, value: UInt32(index + 1)) }
-        }
-        for prefix in policy.exempt { exemptTable.insert(prefix, value: true) }
+        var table = PrefixTable<PrefixEntry>()
+        for entry in prefixes { table.insert(entry.prefix, value: entry) }
 
         var byAddress: [IPAddress: (entry: LocalEntry, serves: Bool)] = [:]
         var warnings: [PolicyDiagnostic] = []
@@ -171,11 +168,12 @@ public enum PolicyCompiler {
             let linkFabric = policy.fabrics.firstIndex { $0.interfaces.contains(link.name) }
             for hostAddress in link.addresses {
                 let address = hostAddress.address
-                let owner = ownerTable.longestMatch(address)?.value ?? 0
+                let match = table.longestMatch(address)?.value
+                let owner = match?.fabricID ?? 0
                 if let linkFabric {
                     let field = "fabrics[\(linkFabric)].interfaces[\(policy.fabrics[linkFabric].interfaces.firstIndex(of: link.name)!)]"
                     let fabricName = policy.fabrics[linkFabric].name
-                    if owner == 0, exemptTable.longestMatch(address) == nil {
+                    if owner == 0, match?.exempt != true {
                         warnings.append(policy.source.diagnostic(
                             field, "address \(address) on '\(link.name)' (fabric '\(fabricName)') is owned by no fabric; its traffic counts as unowned_source"))
                     } else if owner != 0, owner != UInt32(linkFabric + 1) {

@@ -33,9 +33,7 @@ extension ReferenceDatapath {
     ) -> Explanation {
         let decision = decide(frame: frame, ifindex: ifindex, direction: direction)
         let entry = plan.interface(index: ifindex)
-        var owners = PrefixTable<PrefixEntry>()
-        for prefix in plan.prefixes { owners.insert(prefix.prefix, value: prefix) }
-        let match = owners.longestMatch(source)?.value
+        let match = longestPrefix(containing: source)
         let ownerName = match.flatMap { $0.fabricID == 0 ? nil : plan.fabric(id: $0.fabricID)?.name }
         let here = entry.map { "'\(interface)' of fabric '\($0.fabric)'" } ?? "'\(interface)'"
         let config = entry?.config(direction)

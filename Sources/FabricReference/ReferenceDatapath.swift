@@ -136,6 +136,16 @@ public struct ReferenceDatapath: Sendable {
         self.fabricRedirects = redirects
     }
 
+    /// The merged-table entry the decision uses for `address` (owner and exemption), if any.
+    public func longestPrefix(containing address: IPAddress) -> PrefixEntry? {
+        let match: (length: Int, value: PrefixRule)? =
+            switch address {
+            case .v4(let key): prefixesV4.longestMatch(key)
+            case .v6(let key): prefixesV6.longestMatch(key)
+            }
+        return match.map { PrefixEntry(prefix: IPPrefix(covering: address, length: $0.length), fabricID: $0.value.fabricID, exempt: $0.value.exempt) }
+    }
+
     public func decide(frame: [UInt8], ifindex: UInt32, direction: Direction) -> Decision {
         frame.withUnsafeBytes { decide(frame: $0, ifindex: ifindex, direction: direction) }
     }

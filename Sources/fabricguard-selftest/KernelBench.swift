@@ -29,10 +29,7 @@ enum KernelBench {
             let world = try BenchWorld(prefixes: size, seed: 0xbe4c + UInt64(size), host: host)
             let object = try BPFObject()
             try object.load()
-            for entry in world.plan.entries(bank: 0) { try object.map(entry.map).update(key: entry.key, value: entry.value) }
-            var state = fg_state()
-            state.generation = 1
-            try object.map(FG_MAP_STATE).update(key: withUnsafeBytes(of: UInt32(0)) { Array($0) }, value: withUnsafeBytes(of: state) { Array($0) })
+            try install(world.plan, bank: 0, into: object)
             let egress = try object.program(FG_PROG_TC_EGRESS)
             let xdp = try object.program(FG_PROG_XDP_INGRESS)
             let ingress = try object.program(FG_PROG_TC_INGRESS)

@@ -121,12 +121,7 @@ final class KernelUnderTest {
         guard built == UInt32(FG_ABI_VERSION) else { fail("the embedded object has ABI \(built), this binary \(FG_ABI_VERSION)") }
         try object.setConstant(FG_RODATA_RECORD_VERDICTS, 1)
         try object.load()
-        for entry in plan.entries(bank: bank) { try object.map(entry.map).update(key: entry.key, value: entry.value) }
-        var state = fg_state()
-        state.generation = 1
-        state.active_bank = bank
-        state.abi_version = UInt32(FG_ABI_VERSION)
-        try object.map(FG_MAP_STATE).update(key: Bytes.of(UInt32(0)), value: Bytes.of(state))
+        try install(plan, bank: bank, into: object)
         lastVerdict = try object.map(FG_MAP_LAST_VERDICT)
         counters = try object.map(FG_MAP_COUNTERS)
         var programs: [String: BPFProgram] = [:]
@@ -136,10 +131,9 @@ final class KernelUnderTest {
 
     func judge(_ frame: [UInt8], ifindex: UInt32, program: String) throws -> KernelVerdict {
         let unset = fg_verdict(reason: .max, action: .max, redirect_ifindex: .max, counter_slot: .max)
-        try lastVerdict.update(key: Bytes.of(UInt32(0)), value: Bytes.of(unset))
+        try lastVerdict.update(key: UInt32(0), value: unset)
         let run = try programs[program]!.testRun(frame: frame, ifindex: ifindex, xdp: program == FG_PROG_XDP_INGRESS)
-        guard let bytes = try lastVerdict.lookup(key: Bytes.of(UInt32(0))) else { fail("fg_last_verdict is empty") }
-        let verdict = bytes.withUnsafeBytes { $0.loadUnaligned(as: fg_verdict.self) }
+        guard let verdict = try lastVerdict.lookup(key: UInt32(0), as: fg_verdict.self) else { fail("fg_last_verdict is empty") }
         return KernelVerdict(
             reason: verdict.reason, action: verdict.action, redirectIfindex: verdict.redirect_ifindex,
             counterSlot: verdict.counter_slot, returnCode: run.returnValue)
@@ -148,31 +142,27 @@ final class KernelUnderTest {
     /// Per-(slot, direction, reason, action) packet and byte sums over all CPUs.
     func counterTotals() throws -> [UInt32: (packets: UInt64, bytes: UInt64)] {
         var totals: [UInt32: (packets: UInt64, bytes: UInt64)] = [:]
-        let stride = (counters.facts.valueSize + 7) / 8 * 8
         for index in 0..<UInt32(counters.facts.maxEntries) {
-            guard let bytes = try counters.lookup(key: Bytes.of(index)) else { continue }
-            var packets: UInt64 = 0
-            var octets: UInt64 = 0
-            bytes.withUnsafeBytes { raw in
-                for cpu in 0..<(bytes.count / stride) {
-                    let value = raw.loadUnaligned(fromByteOffset: cpu * stride, as: fg_counter_value.self)
-                    packets += value.packets
-                    octets += value.bytes
-                }
-            }
-            if packets != 0 { totals[index] = (packets, octets) }
+            guard let values = try counters.perCPU(key: index, as: fg_counter_value.self) else { continue }
+            let packets = values.reduce(0) { $0 + $1.packets }
+            if packets != 0 { totals[index] = (packets, values.reduce(0) { $0 + $1.bytes }) }
         }
         return totals
     }
 
     func resetCounters() throws {
-        let zero = [UInt8](repeating: 0, count: counters.lookupSize)
-        for index in 0..<UInt32(counters.facts.maxEntries) { try counters.update(key: Bytes.of(index), value: zero) }
+        for index in 0..<UInt32(counters.facts.maxEntries) { try counters.zeroPerCPU(key: index) }
     }
 }
 
-enum Bytes {
-    static func of<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+/// Fills a loaded object's policy maps with `plan` in `bank` and makes that bank active.
+func install(_ plan: MapPlan, bank: UInt32, into object: BPFObject) throws {
+    for entry in plan.entries(bank: bank) { try object.map(entry.map).update(key: entry.key, value: entry.value) }
+    var state = fg_state()
+    state.generation = 1
+    state.active_bank = bank
+    state.abi_version = UInt32(FG_ABI_VERSION)
+    try object.map(FG_MAP_STATE).update(key: UInt32(0), value: state)
 }
 
 /// BPF_PROG_TEST_RUN for skb programs refuses (EINVAL) a frame whose EtherType

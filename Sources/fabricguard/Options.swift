@@ -20,9 +20,12 @@ struct PolicyOptions: ParsableArguments {
     @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
     var allowMissing = false
 
-    func loadPolicy() throws(CommandFailure) -> Policy {
+    func loadPolicy() throws(CommandFailure) -> Policy { try Self.loadPolicy(path: policy) }
+
+    /// Loads a policy file; its problems are the caller's (exit 2), listed for --json too.
+    static func loadPolicy(path: String) throws(CommandFailure) -> Policy {
         do {
-            return try PolicyLoader.load(path: policy)
+            return try PolicyLoader.load(path: path)
         } catch {
             throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
         }

@@ -37,12 +37,7 @@ struct Apply: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let policy: Policy
-        do {
-            policy = try PolicyLoader.load(path: self.policy)
-        } catch {
-            throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
-        }
+        let policy = try PolicyOptions.loadPolicy(path: self.policy)
         let host: HostInventory
         do {
             host = try LiveHost().inventory()
