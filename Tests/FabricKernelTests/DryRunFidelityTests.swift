@@ -21,28 +21,22 @@ struct DryRunFidelityTests {
     }
 
     /// tcpdump in the lab host's namespace, writing `file`; returns once it is listening.
-    func startCapture(_ lab: Lab, _ arguments: [String], file: String) throws -> Process {
+    func startCapture(_ lab: Lab, _ arguments: [String], file: String) throws -> Child {
         let log = file + ".log"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", lab.host.name, "tcpdump", "--immediate-mode", "-U", "-n", "-w", file] + arguments
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let tcpdump = try Child(["ip", "netns", "exec", lab.namespace(.host), "tcpdump", "--immediate-mode", "-U", "-n", "-w", file] + arguments,
+                                output: .file(log))
         let deadline = Date().addingTimeInterval(10)
         while !((try? String(contentsOfFile: log, encoding: .utf8))?.contains("listening on") ?? false) {
-            guard Date() < deadline, process.isRunning else { throw Namespace.NamespaceError(message: "tcpdump did not start") }
+            guard Date() < deadline, tcpdump.isRunning else { throw Namespace.NamespaceError(message: "tcpdump did not start") }
             usleep(20_000)
         }
-        return process
+        return tcpdump
     }
 
-    /// Processes started from the test runner inherit a signal mask that blocks
-    /// SIGINT, so tcpdump is killed outright; -U has written every packet already.
-    func stopCapture(_ process: Process) {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    /// SIGINT, as at a terminal: tcpdump flushes and exits (-U wrote every packet already).
+    func stopCapture(_ tcpdump: Child) {
+        tcpdump.signal(SIGINT)
+        tcpdump.wait()
     }
 
     @Test func dryRunEqualsKernelCountersInAuditMode() throws {
@@ -50,13 +44,11 @@ struct DryRunFidelityTests {
         defer { lab.close() }
         // No IPv6: router solicitations and MLD reports would otherwise fall
         // between the counter snapshots and the capture window.
-        for namespace in [lab.host, lab.peer] {
-            _ = try namespace.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+        for role in [Lab.Role.host, .array] {
+            try lab.must(role, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
         }
-        let audit = Lab.policy.replacingOccurrences(
-            of: "management: [mgmt0]", with: "management: [mgmt0]\negress: { mode: audit }\ningress: { mode: audit }")
-        let policy = try lab.write("audit.yaml", audit)
-        let enforcing = try lab.write("enforce.yaml", Lab.policy)
+        let policy = try lab.policy("audit.yaml", mode: "audit")
+        let enforcing = try lab.policy("enforce.yaml")
         let applied = try lab.fabricguard("apply", "--policy", policy)
         #expect(applied.status == 0, "\(applied.output)")
 
@@ -67,11 +59,11 @@ struct DryRunFidelityTests {
         let before = cells(try lab.json("stats"))
 
         // Own traffic on both fabrics, a SAN-B source leaving SAN-A (would drop in audit),
-        // and a SAN-B-sourced packet arriving on SAN-A from the peer.
-        #expect(try lab.udp(from: "10.1.0.10", to: "10.1.0.1", port: 9401, count: 5) == 5)
-        #expect(try lab.udp(from: "10.2.0.10", to: "10.2.0.1", port: 9402, count: 4) == 4)
-        #expect(try lab.udp(from: "10.2.0.10", to: "10.1.0.1", port: 9403, count: 3) == 3)
-        _ = try lab.peer.run([Lab.script("udp-probe"), "send", "--from", "10.2.0.1", "--to", "10.1.0.10", "--port", "9404", "--count", "2"])
+        // and a SAN-B-sourced packet arriving on SAN-A from the array.
+        #expect(try lab.udp(.host, "10.1.0.10", .array, "10.1.0.100", port: 9401, count: 5) == 5)
+        #expect(try lab.udp(.host, "10.2.0.10", .array, "10.2.0.100", port: 9402, count: 4) == 4)
+        #expect(try lab.udp(.host, "10.2.0.10", .array, "10.1.0.100", port: 9403, count: 3) == 3)
+        #expect(try lab.udp(.array, "10.2.0.100", .host, "10.1.0.10", port: 9404, count: 2) == 2)
 
         let after = cells(try lab.json("stats"))
         var kernel: [Cell: (packets: Int, bytes: Int)] = [:]
@@ -103,7 +95,7 @@ struct DryRunFidelityTests {
             #expect(judged[cell]?.packets == value.packets && judged[cell]?.bytes == value.bytes, "\(cell): dry-run \(String(describing: judged[cell])), kernel \(value)")
         }
         let flows = dry["top_flows"] as? [[String: Any]] ?? []
-        #expect(flows.contains { $0["source"] as? String == "10.2.0.10" && $0["destination"] as? String == "10.1.0.1" && $0["packets"] as? Int == 3 })
+        #expect(flows.contains { $0["source"] as? String == "10.2.0.10" && $0["destination"] as? String == "10.1.0.100" && $0["packets"] as? Int == 3 })
 
         // A per-interface Ethernet capture of sana0's egress, told where it was taken.
         let egress = try lab.json("dry-run", "--policy", policy, "--pcap", egressCapture, "--interface", "sana0", "--direction", "egress")
@@ -112,12 +104,12 @@ struct DryRunFidelityTests {
         for (cell, value) in kernel where cell.hasPrefix("sana0 egress") {
             #expect(egressCells[cell]?.packets == value.packets, "\(cell): \(String(describing: egressCells[cell])) vs \(value)")
         }
-        let missingFlags = try lab.offline(["dry-run", "--policy", policy, "--pcap", egressCapture])
+        let missingFlags = try lab.fabricguard(["dry-run", "--policy", policy, "--pcap", egressCapture])
         #expect(missingFlags.status == 2 && missingFlags.output.contains("give --interface NAME and --direction"))
 
         // The same capture gates a stricter policy: enforce would drop, so exit 3.
-        let gated = try lab.offline(["dry-run", "--policy", enforcing, "--pcap", anyCapture, "--fail-on-violation"])
+        let gated = try lab.fabricguard(["dry-run", "--policy", enforcing, "--pcap", anyCapture, "--fail-on-violation"])
         #expect(gated.status == 3, "\(gated.output)")
-        #expect(try lab.offline(["dry-run", "--policy", policy, "--pcap", anyCapture, "--fail-on-violation"]).status == 0)
+        #expect(try lab.fabricguard(["dry-run", "--policy", policy, "--pcap", anyCapture, "--fail-on-violation"]).status == 0)
     }
 }

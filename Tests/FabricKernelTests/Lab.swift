@@ -1,103 +1,161 @@
 import Foundation
 
-/// A multi-homed host and its fabric peer, each in its own network namespace,
-/// joined by one veth pair per fabric, with its own pin directory. Names are
+/// The two-fabric lab of `scripts/lab` (the one the demo and the benchmarks
+/// use): a multi-homed host, a bridge namespace per fabric and an array with a
+/// portal on each. The script owns the topology and addressing and reports
+/// them as JSON; this class runs the agent and the probes in it. Names are
 /// unique per process and lab; `close()` removes everything even after a failure.
-///
-///   host namespace            peer namespace
-///   sana0 10.1.0.10/24  <->   pa 10.1.0.1/24
-///   sanb0 10.2.0.10/24  <->   pb 10.2.0.1/24
-///   mgmt0 192.168.0.10  <->   pm 192.168.0.1
 final class Lab {
-    let host: Namespace
-    let peer: Namespace
-    let pinDir: String
-    let directory: URL
-
-    static let policy = """
-        version: 1
-        fabrics:
-          - { name: san-a, interfaces: [sana0], prefixes: [10.1.0.0/24, "fd00:a::/64"] }
-          - { name: san-b, interfaces: [sanb0], prefixes: [10.2.0.0/24, "fd00:b::/64"] }
-        exempt: [0.0.0.0/32, "::/128", "fe80::/10"]
-        management: [mgmt0]
-
-        """
-
-    init(_ name: String) throws {
-        host = try Namespace("\(name)h")
-        peer = try Namespace("\(name)p")
-        pinDir = "/sys/fs/bpf/\(host.name)"
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(host.name)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let links = [("sana0", "pa", "10.1.0.10/24", "10.1.0.1/24"), ("sanb0", "pb", "10.2.0.10/24", "10.2.0.1/24"),
-                     ("mgmt0", "pm", "192.168.0.10/24", "192.168.0.1/24")]
-        try must(["ip", "-n", host.name, "link", "set", "lo", "up"])
-        try must(["ip", "-n", peer.name, "link", "set", "lo", "up"])
-        for (inside, outside, hostAddress, peerAddress) in links {
-            try must(["ip", "link", "add", inside, "netns", host.name, "type", "veth", "peer", "name", outside, "netns", peer.name])
-            try must(["ip", "-n", host.name, "addr", "add", hostAddress, "dev", inside])
-            try must(["ip", "-n", peer.name, "addr", "add", peerAddress, "dev", outside])
-            try must(["ip", "-n", host.name, "link", "set", inside, "up"])
-            try must(["ip", "-n", peer.name, "link", "set", outside, "up"])
-        }
+    enum Variant: String {
+        case airGapped = "air-gapped"
+        case sharedSubnet = "shared-subnet"
     }
 
-    func must(_ arguments: [String]) throws {
-        let result = try Command.run(arguments)
+    /// Where a command runs: the lab's namespaces.
+    enum Role {
+        case host, fabricA, fabricB, array
+    }
+
+    struct Addresses {
+        var ipv4: String
+        var ipv6: String
+        var mac: String
+    }
+
+    let name: String
+    let variant: Variant
+    let pinDir: String
+    let directory: URL
+    private let namespaces: [Role: String]
+    /// The host's addresses by interface (sana0, sanb0, mgmt0).
+    let host: [String: Addresses]
+    /// The array's addresses by port (porta, portb, mgmt).
+    let array: [String: Addresses]
+
+    private static let counter = Namespace.Counter()
+
+    init(_ purpose: String, variant: Variant = .airGapped) throws {
+        name = "\(purpose)\(getpid())x\(Lab.counter.next())"
+        self.variant = variant
+        let result = try Command.run([Lab.script("lab"), "up", "--variant", variant.rawValue, "--name", name, "--json"])
+        guard result.status == 0, let description = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        else { throw Namespace.NamespaceError(message: "scripts/lab up \(name): \(result.output)") }
+        let spaces = description["namespaces"] as? [String: String] ?? [:]
+        namespaces = [.host: spaces["host"] ?? "", .fabricA: spaces["fabric_a"] ?? "",
+                      .fabricB: spaces["fabric_b"] ?? "", .array: spaces["array"] ?? ""]
+        func addresses(_ key: String) -> [String: Addresses] {
+            (description[key] as? [String: [String: String]] ?? [:]).mapValues { Addresses(ipv4: $0["ipv4"] ?? "", ipv6: $0["ipv6"] ?? "", mac: $0["mac"] ?? "") }
+        }
+        host = addresses("host")
+        array = addresses("array")
+        pinDir = description["pin_dir"] as? String ?? ""
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fg-\(name)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func namespace(_ role: Role) -> String { namespaces[role]! }
+
+    /// Runs a command inside one of the lab's namespaces (`ip netns exec`).
+    @discardableResult
+    func run(_ role: Role, _ arguments: [String]) throws -> Command.Result {
+        try Command.run(["ip", "netns", "exec", namespace(role)] + arguments)
+    }
+
+    func must(_ role: Role, _ arguments: [String]) throws {
+        let result = try run(role, arguments)
         guard result.status == 0 else { throw Namespace.NamespaceError(message: "\(arguments.joined(separator: " ")): \(result.output)") }
     }
 
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = directory.appendingPathComponent(name)
+    func write(_ file: String, _ text: String) throws -> String {
+        let url = directory.appendingPathComponent(file)
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
+    }
+
+    /// The lab's policy (`scripts/lab policy`), written to `file`.
+    func policy(_ file: String, mode: String = "enforce", action: String = "drop", extraPrefix: String? = nil) throws -> String {
+        var arguments = [Lab.script("lab"), "policy", name, "--mode", mode, "--action", action]
+        if let extraPrefix { arguments += ["--extra-prefix", extraPrefix] }
+        let result = try Command.run(arguments)
+        guard result.status == 0 else { throw Namespace.NamespaceError(message: "scripts/lab policy: \(result.output)") }
+        return try write(file, result.output)
+    }
+
+    /// The route mistake of `scripts/lab misroute`: SAN-B-sourced traffic for
+    /// the array's SAN-B portal leaves through sana0.
+    func misroute(undo: Bool = false) throws {
+        let result = try Command.run([Lab.script("lab"), "misroute", name] + (undo ? ["--undo"] : []))
+        guard result.status == 0 else { throw Namespace.NamespaceError(message: "scripts/lab misroute: \(result.output)") }
     }
 
     /// fabricguard on the lab host: `nsenter --net` keeps the global /sys/fs/bpf
     /// (where `ip netns exec` would remount /sys and lose it).
     func fabricguard(_ arguments: String...) throws -> Command.Result {
-        try Command.run(["nsenter", "--net=/run/netns/\(host.name)", Command.built("fabricguard")] + arguments + ["--pin-dir", pinDir])
+        try fabricguard(arguments)
     }
 
-    /// fabricguard on the lab host for verbs that touch no pins (check, explain, dry-run).
-    func offline(_ arguments: [String]) throws -> Command.Result {
-        try Command.run(["nsenter", "--net=/run/netns/\(host.name)", Command.built("fabricguard")] + arguments)
+    func fabricguard(_ arguments: [String]) throws -> Command.Result {
+        try Command.run(agentCommand(arguments))
+    }
+
+    func agentCommand(_ arguments: [String]) -> [String] {
+        let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "")
+        return ["nsenter", "--net=/run/netns/\(namespace(.host))", Command.built("fabricguard")] + arguments + (pinned ? ["--pin-dir", pinDir] : [])
+    }
+
+    /// `fabricguard apply`, which must succeed.
+    func apply(_ policy: String, _ options: String...) throws {
+        let result = try Command.run(agentCommand(["apply", "--policy", policy] + options))
+        guard result.status == 0 else { throw Namespace.NamespaceError(message: "fabricguard apply \(policy): \(result.output)") }
     }
 
     func json(_ arguments: String...) throws -> [String: Any] {
-        let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "")
-        let result = try Command.run(
-            ["nsenter", "--net=/run/netns/\(host.name)", Command.built("fabricguard")] + arguments
-                + (pinned ? ["--pin-dir", pinDir] : []) + ["--json"])
+        let result = try Command.run(agentCommand(arguments + ["--json"]))
         guard result.status == 0, let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
             throw Namespace.NamespaceError(message: "fabricguard \(arguments.joined(separator: " ")) failed: \(result.output)")
         }
         return object
     }
 
-    /// Sends `count` UDP datagrams from `source` (a host address) to `destination`
-    /// (a peer address) and returns how many the peer received.
-    func udp(from source: String, to destination: String, port: Int, count: Int = 3) throws -> Int {
-        let probe = Lab.script("udp-probe")
-        let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        receiver.arguments = ["ip", "netns", "exec", peer.name, probe, "receive", "--on", destination, "--port", "\(port)",
-                              "--timeout", "1", "--expect", "\(count)"]
-        let pipe = Pipe()
-        receiver.standardOutput = pipe
-        try receiver.run()
-        // Poll until the receiver's socket is bound rather than sleeping a guess.
-        let deadline = Date().addingTimeInterval(10)
-        while try Command.run(["ip", "netns", "exec", peer.name, "ss", "-Huln", "sport = :\(port)"]).output.isEmpty {
-            guard Date() < deadline else { throw Namespace.NamespaceError(message: "udp receiver on port \(port) never bound") }
-            usleep(20_000)
+    /// Packets of one counter row of `fabricguard stats`, 0 when absent.
+    func counter(_ interface: String, _ direction: String, _ reason: String, _ action: String) throws -> Int {
+        let rows = try json("stats")["counters"] as? [[String: Any]] ?? []
+        return rows.first {
+            $0["interface"] as? String == interface && $0["direction"] as? String == direction
+                && $0["reason"] as? String == reason && $0["action"] as? String == action
+        }?["packets"] as? Int ?? 0
+    }
+
+    /// A `scripts/probe` verb in the background; `start` returns once its
+    /// socket is bound (it creates the ready file), never after a guessed sleep.
+    func probe(_ role: Role, _ arguments: [String], ready: Bool = true) throws -> BackgroundProbe {
+        try BackgroundProbe(namespace: namespace(role), arguments: arguments, readyFile: ready ? directory.appendingPathComponent("ready-\(UUID().uuidString)").path : nil)
+    }
+
+    /// A probe verb run to completion; its JSON report.
+    func probeReport(_ role: Role, _ arguments: [String]) throws -> [String: Any] {
+        let result = try run(role, [Lab.script("probe")] + arguments)
+        let line = result.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+        guard let report = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw Namespace.NamespaceError(message: "probe \(arguments.joined(separator: " ")): \(result.output)")
         }
-        _ = try host.run([probe, "send", "--from", source, "--to", destination, "--port", "\(port)", "--count", "\(count)"])
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        receiver.waitUntilExit()
-        let report = try JSONSerialization.jsonObject(with: output) as? [String: Any]
-        return report?["received"] as? Int ?? -1
+        return report
+    }
+
+    /// Sends `count` UDP datagrams from `source` in `from` to `destination` in
+    /// `to` and returns how many arrived.
+    func udp(_ from: Role, _ source: String, _ to: Role, _ destination: String, port: Int, count: Int = 3) throws -> Int {
+        let receiver = try probe(to, ["udp-receive", "--on", destination, "--port", "\(port)", "--timeout", "1", "--expect", "\(count)"])
+        _ = try probeReport(from, ["udp-send", "--from", source, "--to", destination, "--port", "\(port)", "--count", "\(count)"])
+        return try receiver.finish()["received"] as? Int ?? -1
+    }
+
+    /// Whether a TCP connection from `source` (host) to `destination` (array) echoes.
+    func tcp(_ source: String, _ destination: String, port: Int) throws -> Bool {
+        let server = try probe(.array, ["tcp-echo", "--on", destination, "--port", "\(port)", "--timeout", "4"])
+        let client = try probeReport(.host, ["tcp-check", "--from", source, "--to", destination, "--port", "\(port)", "--timeout", "3"])
+        _ = try? server.finish()
+        return client["echoed"] as? Bool == true
     }
 
     static func script(_ name: String) -> String {
@@ -106,9 +164,36 @@ final class Lab {
     }
 
     func close() {
-        _ = try? fabricguard("unload")
-        host.close()
-        peer.close()
-        _ = try? Command.run(["rm", "-rf", pinDir, directory.path])
+        _ = try? Command.run([Lab.script("lab"), "down", name])
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A `scripts/probe` process running in a lab namespace.
+final class BackgroundProbe {
+    let child: Child
+
+    init(namespace: String, arguments: [String], readyFile: String?) throws {
+        child = try Child(["ip", "netns", "exec", namespace, Lab.script("probe")] + arguments + (readyFile.map { ["--ready", $0] } ?? []))
+        guard let readyFile else { return }
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: readyFile) {
+            guard Date() < deadline, child.isRunning else {
+                child.signal(SIGKILL)
+                throw Namespace.NamespaceError(message: "probe \(arguments.joined(separator: " ")) never became ready: \(child.readOutput())")
+            }
+            usleep(10_000)
+        }
+    }
+
+    /// Waits for the probe to finish and returns its JSON report.
+    func finish() throws -> [String: Any] {
+        let output = child.readOutput()
+        child.wait()
+        let line = output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+        guard let report = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw Namespace.NamespaceError(message: "probe report unreadable: \(output)")
+        }
+        return report
     }
 }

@@ -6,7 +6,7 @@ import Testing
 struct LifecycleTests {
     /// Programs on a lab host interface, as bpftool sees them (XDP and tc).
     func ourPrograms(_ lab: Lab, _ interface: String) throws -> Int {
-        let shown = try lab.host.run(["bpftool", "-j", "net", "show", "dev", interface]).output
+        let shown = try lab.run(.host, ["bpftool", "-j", "net", "show", "dev", interface]).output
         let sections = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]] ?? []
         return sections.reduce(0) { count, section in
             count + ((section["xdp"] as? [Any])?.count ?? 0) + ((section["tc"] as? [Any])?.count ?? 0)
@@ -14,14 +14,14 @@ struct LifecycleTests {
     }
 
     func tcFilters(_ lab: Lab, _ interface: String, _ direction: String) throws -> Int {
-        let shown = try lab.host.run(["tc", "filter", "show", "dev", interface, direction]).output
+        let shown = try lab.run(.host, ["tc", "filter", "show", "dev", interface, direction]).output
         return shown.split(separator: "\n").filter { $0.contains("fg_tc_") }.count
     }
 
     @Test func applyAdoptRejectSurviveUnload() throws {
         let lab = try Lab("life")
         defer { lab.close() }
-        let policy = try lab.write("policy.yaml", Lab.policy)
+        let policy = try lab.policy("policy.yaml")
 
         // apply: hooks on both fabric NICs, none on management; generation 1.
         let first = try lab.fabricguard("apply", "--policy", policy)
@@ -49,7 +49,7 @@ struct LifecycleTests {
         }
 
         // A broken policy: exit 2, the running generation untouched.
-        let broken = try lab.write("broken.yaml", Lab.policy.replacingOccurrences(of: "10.2.0.0/24", with: "10.2.0.1/24"))
+        let broken = try lab.write("broken.yaml", String(contentsOfFile: policy, encoding: .utf8).replacingOccurrences(of: "10.2.0.0/24", with: "10.2.0.1/24"))
         let rejected = try lab.fabricguard("apply", "--policy", broken)
         #expect(rejected.status == 2)
         #expect(rejected.output.contains("host bits are set"))
@@ -58,8 +58,8 @@ struct LifecycleTests {
 
         // The apply process has exited: enforcement goes on. Own sources pass,
         // a SAN-B source leaving the SAN-A NIC is dropped and counted.
-        #expect(try lab.udp(from: "10.1.0.10", to: "10.1.0.1", port: 9301) == 3)
-        #expect(try lab.udp(from: "10.2.0.10", to: "10.1.0.1", port: 9302) == 0)
+        #expect(try lab.udp(.host, "10.1.0.10", .array, "10.1.0.100", port: 9301) == 3)
+        #expect(try lab.udp(.host, "10.2.0.10", .array, "10.1.0.100", port: 9302) == 0)
         let stats = try #require(try lab.json("stats")["counters"] as? [[String: Any]])
         let dropped = stats.first {
             $0["interface"] as? String == "sana0" && $0["direction"] as? String == "egress"
@@ -82,9 +82,8 @@ struct LifecycleTests {
     @Test func ingressHookTCAndModeOff() throws {
         let lab = try Lab("hook")
         defer { lab.close() }
-        let policy = try lab.write("policy.yaml", Lab.policy.replacingOccurrences(
-            of: "prefixes: [10.2.0.0/24, \"fd00:b::/64\"] }",
-            with: "prefixes: [10.2.0.0/24, \"fd00:b::/64\"], egress: { mode: off } }"))
+        let policy = try lab.write("off.yaml", String(contentsOfFile: try lab.policy("policy.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "interfaces: [sanb0]", with: "interfaces: [sanb0]\n    egress: { mode: off }"))
         let applied = try lab.fabricguard("apply", "--policy", policy, "--ingress-hook", "tc")
         #expect(applied.status == 0, "\(applied.output)")
         let status = try lab.json("status")
