@@ -94,22 +94,64 @@ public final class BPFMap: @unchecked Sendable {
 
     /// Every key, in the kernel's iteration order.
     public func keys() throws(BPFError) -> [[UInt8]] {
-        var keys: [[UInt8]] = []
-        var previous: [UInt8]?
+        let packed = try packedKeys()
+        return stride(from: 0, to: packed.count, by: facts.keySize).map { Array(packed[$0..<$0 + facts.keySize]) }
+    }
+
+    /// Every key, back to back in one buffer (no array per key: maps hold a million).
+    public func packedKeys() throws(BPFError) -> [UInt8] {
+        var keys: [UInt8] = []
         var next = [UInt8](repeating: 0, count: facts.keySize)
+        var first = true
         while true {
             let result: Int32 = next.withUnsafeMutableBytes { nextBytes in
-                if let previous {
-                    return previous.withUnsafeBytes { bpf_map_get_next_key(fd, $0.baseAddress, nextBytes.baseAddress) }
-                }
-                return bpf_map_get_next_key(fd, nil, nextBytes.baseAddress)
+                if first { return bpf_map_get_next_key(fd, nil, nextBytes.baseAddress) }
+                return keys.withUnsafeBytes { bpf_map_get_next_key(fd, $0.baseAddress! + $0.count - facts.keySize, nextBytes.baseAddress) }
             }
             if result < 0 {
                 if errno == ENOENT { return keys }
                 throw BPFError(verb: "iterate map", object: name, errno: errno)
             }
-            keys.append(next)
-            previous = next
+            keys += next
+            first = false
+        }
+    }
+
+    /// Entries per BPF_MAP_*_BATCH call: large enough to amortise the system
+    /// call, small enough that the kernel's copy of the chunk stays modest.
+    static let batchSize = 16_384
+
+    /// Writes many entries in few system calls (BPF_MAP_UPDATE_BATCH); `keys`
+    /// and `values` hold the keys and the values back to back, in the same order.
+    public func updateBatch(keys: [UInt8], values: [UInt8]) throws(BPFError) {
+        let count = keys.count / facts.keySize
+        guard keys.count == count * facts.keySize, values.count == count * facts.valueSize else {
+            throw BPFError(verb: "update map", object: name, errno: EINVAL,
+                           detail: "\(keys.count) key bytes and \(values.count) value bytes are not whole \(facts.keySize)/\(facts.valueSize)-byte entries")
+        }
+        var done = 0
+        while done < count {
+            var chunk = UInt32(min(BPFMap.batchSize, count - done))
+            let result = keys.withUnsafeBytes { keyBytes in
+                values.withUnsafeBytes { valueBytes in
+                    bpf_map_update_batch(fd, keyBytes.baseAddress! + done * facts.keySize,
+                                         valueBytes.baseAddress! + done * facts.valueSize, &chunk, nil)
+                }
+            }
+            try LibBPF.checkErrno(result, "update map", name)
+            done += Int(chunk)
+        }
+    }
+
+    /// Deletes many keys (packed back to back) in few system calls; every key must exist.
+    public func deleteBatch(keys: [UInt8]) throws(BPFError) {
+        let count = keys.count / facts.keySize
+        var done = 0
+        while done < count {
+            var chunk = UInt32(min(BPFMap.batchSize, count - done))
+            let result = keys.withUnsafeBytes { bpf_map_delete_batch(fd, $0.baseAddress! + done * facts.keySize, &chunk, nil) }
+            try LibBPF.checkErrno(result, "delete from map", name)
+            done += Int(chunk)
         }
     }
 

@@ -132,25 +132,38 @@ public enum PolicyCompiler {
     /// P. Because the longest match for an address A in this merged set is the
     /// deepest written prefix containing A, its entry is exactly (owner(A), exempt(A)).
     static func mergePrefixes(_ policy: Policy) -> [PrefixEntry] {
-        var owners: [IPPrefix: UInt32] = [:]
-        for (index, fabric) in policy.fabrics.enumerated() {
-            for prefix in fabric.prefixes { owners[prefix] = UInt32(index + 1) }
+        // Sorted once, merged in one pass: no hashing of a million prefixes.
+        struct Written {
+            var prefix: IPPrefix
+            var owner: UInt32  // 0 for an exempt listing
         }
-        let exempt = Set(policy.exempt)
-        let all = Set(owners.keys).union(exempt).sorted()
+        var written: [Written] = []
+        written.reserveCapacity(policy.fabrics.reduce(policy.exempt.count) { $0 + $1.prefixes.count })
+        for (index, fabric) in policy.fabrics.enumerated() {
+            for prefix in fabric.prefixes { written.append(Written(prefix: prefix, owner: UInt32(index + 1))) }
+        }
+        for prefix in policy.exempt { written.append(Written(prefix: prefix, owner: 0)) }
+        written.sort { $0.prefix < $1.prefix }
 
         var entries: [PrefixEntry] = []
-        entries.reserveCapacity(all.count)
+        entries.reserveCapacity(written.count)
         var enclosingOwners: [(prefix: IPPrefix, fabric: UInt32)] = []
         var enclosingExempt: [IPPrefix] = []
-        for prefix in all {
+        var next = 0
+        while next < written.count {
+            let prefix = written[next].prefix
+            var owned: UInt32?
+            var listedExempt = false
+            while next < written.count, written[next].prefix == prefix {
+                if written[next].owner == 0 { listedExempt = true } else { owned = written[next].owner }
+                next += 1
+            }
             while let top = enclosingOwners.last, !top.prefix.overlaps(prefix) { enclosingOwners.removeLast() }
             while let top = enclosingExempt.last, !top.overlaps(prefix) { enclosingExempt.removeLast() }
-            let owner = owners[prefix] ?? enclosingOwners.last?.fabric ?? 0
-            let isExempt = exempt.contains(prefix) || !enclosingExempt.isEmpty
-            entries.append(PrefixEntry(prefix: prefix, fabricID: owner, exempt: isExempt))
-            if let fabric = owners[prefix] { enclosingOwners.append((prefix, fabric)) }
-            if exempt.contains(prefix) { enclosingExempt.append(prefix) }
+            let owner = owned ?? enclosingOwners.last?.fabric ?? 0
+            entries.append(PrefixEntry(prefix: prefix, fabricID: owner, exempt: listedExempt || !enclosingExempt.isEmpty))
+            if let owned { enclosingOwners.append((prefix, owned)) }
+            if listedExempt { enclosingExempt.append(prefix) }
         }
         return entries
     }

@@ -22,7 +22,7 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Parses dotted-quad IPv4 or any RFC 4291 IPv6 text form (inet_pton rules:
     /// no zone ids, no leading zeros in IPv4 octets).
     public init?(_ text: String) {
-        if text.contains(":") {
+        if text.utf8.contains(UInt8(ascii: ":")) {
             var raw = in6_addr()
             guard inet_pton(AF_INET6, text, &raw) == 1 else { return nil }
             let bytes = withUnsafeBytes(of: &raw) { Array($0) }
@@ -32,6 +32,32 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
             guard inet_pton(AF_INET, text, &raw) == 1 else { return nil }
             self = .v4(UInt32(bigEndian: raw.s_addr))
         }
+    }
+
+    /// A strict dotted quad (inet_pton's rules: four decimal octets 0-255, no
+    /// leading zeros) parsed without leaving UTF-8: the common case of a large
+    /// policy. nil means "not this form"; the caller falls back to inet_pton.
+    static func dottedQuad(_ text: Substring.UTF8View) -> IPAddress? {
+        var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if digits == 1 && octet == 0 { return nil }  // a leading zero
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+                if octet > 255 { return nil }
+            case UInt8(ascii: "."):
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                octet = 0
+                digits = 0
+                dots += 1
+            default:
+                return nil
+            }
+        }
+        guard digits > 0, dots == 3 else { return nil }
+        return .v4(value << 8 | octet)
     }
 
     /// Builds an address from its wire bytes: 4 for IPv4, 16 for IPv6.

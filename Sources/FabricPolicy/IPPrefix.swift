@@ -42,12 +42,16 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
 
     /// Parses `ADDRESS/LENGTH`; a bare address is refused so that intent is explicit.
     public init(parsing text: String) throws(ParseError) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw .missingLength(text) }
-        guard let address = IPAddress(String(parts[0])) else { throw .badAddress(String(parts[0])) }
-        guard let length = Int(parts[1]), parts[1].allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw .badLength(String(parts[1]))
+        let utf8 = text.utf8
+        guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")), utf8[utf8.index(after: slash)...].firstIndex(of: UInt8(ascii: "/")) == nil
+        else { throw .missingLength(text) }
+        let addressText = Substring(utf8[..<slash]), lengthText = Substring(utf8[utf8.index(after: slash)...])
+        guard let address = IPAddress.dottedQuad(addressText.utf8) ?? IPAddress(String(addressText)) else {
+            throw .badAddress(String(addressText))
         }
+        guard !lengthText.isEmpty, lengthText.utf8.count <= 3, lengthText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let length = Int(lengthText)
+        else { throw .badLength(String(lengthText)) }
         try self.init(address: address, length: length)
     }
 

@@ -158,12 +158,16 @@ public struct SourceLocation: Sendable, Equatable, Hashable {
 
 public struct PolicySource: Sendable, Equatable {
     public var file: String
-    /// Field path ("fabrics[0].interfaces[1]") to where its value starts.
+    /// Field path ("fabrics[0].interfaces") to where its value starts.
     public var locations: [String: SourceLocation]
+    /// A list's path to where each of its items starts: one entry per list, not
+    /// per item, so a million-prefix policy does not carry a million paths.
+    public var itemLocations: [String: [SourceLocation]]
 
-    public init(file: String, locations: [String: SourceLocation] = [:]) {
+    public init(file: String, locations: [String: SourceLocation] = [:], itemLocations: [String: [SourceLocation]] = [:]) {
         self.file = file
         self.locations = locations
+        self.itemLocations = itemLocations
     }
 
     /// The location of `field`, or of its nearest enclosing field that has one.
@@ -171,6 +175,10 @@ public struct PolicySource: Sendable, Equatable {
         var path = Substring(field)
         while !path.isEmpty {
             if let location = locations[String(path)] { return location }
+            if path.last == "]", let open = path.lastIndex(of: "["), let index = Int(path[path.index(after: open)..<path.index(before: path.endIndex)]),
+               let items = itemLocations[String(path[..<open])], items.indices.contains(index) {
+                return items[index]
+            }
             guard let cut = path.lastIndex(where: { $0 == "." || $0 == "[" }) else { break }
             path = path[..<cut]
         }

@@ -44,6 +44,7 @@ private struct NodeReader {
     let file: String
     var diagnostics: [PolicyDiagnostic] = []
     var locations: [String: SourceLocation] = [:]
+    var itemLocations: [String: [SourceLocation]] = [:]
 
     init(file: String) { self.file = file }
 
@@ -94,7 +95,7 @@ private struct NodeReader {
                 action: ingress.action ?? .drop),
             exempt: exempt,
             management: management,
-            source: PolicySource(file: file, locations: locations)
+            source: PolicySource(file: file, locations: locations, itemLocations: itemLocations)
         )
         for diagnostic in PolicyRules.check(policy) { diagnostics.append(diagnostic) }
         return policy
@@ -166,16 +167,23 @@ private struct NodeReader {
 
     mutating func prefixes(_ node: Node, _ path: String) -> [IPPrefix] {
         guard let items = sequence(node, path) else { return [] }
-        return items.enumerated().compactMap { index, item -> IPPrefix? in
+        var result: [IPPrefix] = []
+        result.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            // The item's path is spelled out only for a diagnostic: a policy may list a million.
+            if let text = item.scalar?.string, let prefix = try? IPPrefix(parsing: text) {
+                result.append(prefix)
+                continue
+            }
             let itemPath = "\(path)[\(index)]"
-            guard let text = string(item, itemPath) else { return nil }
+            guard let text = string(item, itemPath) else { continue }
             do {
-                return try IPPrefix(parsing: text)
+                result.append(try IPPrefix(parsing: text))
             } catch {
                 fail(at: item, itemPath, "'\(text)': \(error)")
-                return nil
             }
         }
+        return result
     }
 
     mutating func interfaceNames(_ node: Node, _ path: String) -> [String] {
@@ -235,7 +243,9 @@ private struct NodeReader {
             return nil
         }
         let nodes = Array(items)
-        for (index, item) in nodes.enumerated() { record(item, "\(path)[\(index)]") }
+        if itemLocations[path] == nil {
+            itemLocations[path] = nodes.map { SourceLocation(line: $0.mark?.line ?? 1, column: $0.mark?.column ?? 1) }
+        }
         return nodes
     }
 

@@ -72,17 +72,18 @@ enum PolicyRules {
         struct Owned {
             var prefix: IPPrefix
             var fabric: Int
-            var field: String
-            var location: SourceLocation
+            var index: Int
+            var field: String { "fabrics[\(fabric)].prefixes[\(index)]" }
         }
         var owned: [Owned] = []
+        owned.reserveCapacity(policy.fabrics.reduce(0) { $0 + $1.prefixes.count })
         for (fabricIndex, fabric) in policy.fabrics.enumerated() {
             for (index, prefix) in fabric.prefixes.enumerated() {
-                let field = "fabrics[\(fabricIndex)].prefixes[\(index)]"
-                owned.append(Owned(prefix: prefix, fabric: fabricIndex, field: field, location: policy.source.location(of: field)))
+                owned.append(Owned(prefix: prefix, fabric: fabricIndex, index: index))
             }
         }
-        owned.sort { ($0.prefix, $0.location.line, $0.location.column) < ($1.prefix, $1.location.line, $1.location.column) }
+        // (fabric, index) is file order: fabrics are one YAML list, each with its own prefix list.
+        owned.sort { ($0.prefix, $0.fabric, $0.index) < ($1.prefix, $1.fabric, $1.index) }
 
         var problems: [PolicyDiagnostic] = []
         var enclosing: [Owned] = []
@@ -90,8 +91,7 @@ enum PolicyRules {
             while let top = enclosing.last, !top.prefix.overlaps(current.prefix) { enclosing.removeLast() }
             if let top = enclosing.last {
                 // Report at whichever of the two was written later in the file.
-                let (earlier, later) = (top.location.line, top.location.column) <= (current.location.line, current.location.column)
-                    ? (top, current) : (current, top)
+                let (earlier, later) = (top.fabric, top.index) <= (current.fabric, current.index) ? (top, current) : (current, top)
                 let other = policy.fabrics[earlier.fabric].name
                 if top.prefix == current.prefix, top.fabric == current.fabric {
                     problems.append(policy.source.diagnostic(
@@ -100,7 +100,7 @@ enum PolicyRules {
                     let relation = top.prefix == current.prefix ? "is also owned by" : "overlaps \(earlier.prefix), owned by"
                     problems.append(policy.source.diagnostic(
                         later.field,
-                        "\(later.prefix) \(relation) fabric '\(other)' (\(earlier.field), line \(earlier.location.line)); a prefix has one owner"))
+                        "\(later.prefix) \(relation) fabric '\(other)' (\(earlier.field), line \(policy.source.location(of: earlier.field).line)); a prefix has one owner"))
                 }
             }
             enclosing.append(current)
