@@ -41,10 +41,26 @@ public struct ApplyReport: Sendable, Codable {
     /// Interfaces whose hooks were removed because the policy no longer covers them.
     public var detached: [String]
     public var warnings: [PolicyDiagnostic]
+    public var timings: ApplyTimings
 
     enum CodingKeys: String, CodingKey {
-        case generation, digest, bank, adopted, interfaces, detached, warnings
+        case generation, digest, bank, adopted, interfaces, detached, warnings, timings
         case previousGeneration = "previous_generation"
+    }
+}
+
+/// Where an apply spent its time, in milliseconds from the start of `Agent.apply`
+/// (the policy is already loaded): `visible` is when the new generation took
+/// effect for packets, `total` includes detaching stale hooks and the record.
+public struct ApplyTimings: Sendable, Codable, Equatable {
+    public var compile: Double
+    public var maps: Double
+    public var hooks: Double
+    public var visible: Double
+    public var total: Double
+
+    enum CodingKeys: String, CodingKey {
+        case compile = "compile_ms", maps = "maps_ms", hooks = "hooks_ms", visible = "visible_ms", total = "total_ms"
     }
 }
 
@@ -95,6 +111,13 @@ public final class Agent {
     /// bank is flipped in one map write, and only then are stale hooks removed.
     /// A failure before the flip leaves the running policy as it was.
     public func apply(policy: Policy, host: HostInventory, options: ApplyOptions) throws(AgentError) -> ApplyReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        func elapsed() -> Double {
+            let duration = clock.now - start
+            return Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
+        }
+        var timings = ApplyTimings(compile: 0, maps: 0, hooks: 0, visible: 0, total: 0)
         let previous: AgentRecord?
         let state: GenerationState?
         do {
@@ -114,6 +137,7 @@ public final class Agent {
             throw .policy(error)
         }
         let plan = compilation.plan
+        timings.compile = elapsed()
         let generation = (state?.generation ?? 0) + 1
         // Generation 0 means nothing was ever activated: bank 0 is free to use.
         let bank: UInt32 = (state?.generation ?? 0) == 0 ? 0 : (state!.activeBank ^ 1)
@@ -126,6 +150,7 @@ public final class Agent {
             try datapath.resetCounters(slots: Set(plan.interfaces.map(\.counterSlot)).subtracting(knownSlots))
             try datapath.clearBank(bank)
             try datapath.write(plan.entries(bank: bank))
+            timings.maps = elapsed()
 
             for entry in plan.interfaces {
                 var hooks: [Hook] = []
@@ -144,7 +169,9 @@ public final class Agent {
                     name: entry.name, ifindex: entry.ifindex, fabric: entry.fabric, counterSlot: entry.counterSlot,
                     hooks: hooks, egressMode: entry.egress.mode.rawValue, ingressMode: entry.ingress.mode.rawValue))
             }
+            timings.hooks = elapsed()
             try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
+            timings.visible = elapsed()
         } catch {
             // Hooks this apply added where none of ours were before go again; the
             // ones it replaced keep enforcing the running (unflipped) policy.
@@ -174,9 +201,10 @@ public final class Agent {
         } catch {
             throw .kernel(verb: "record the applied policy", cause: error)
         }
+        timings.total = elapsed()
         return ApplyReport(
             generation: generation, previousGeneration: state.map(\.generation), digest: plan.digestText, bank: bank,
-            adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings)
+            adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings, timings: timings)
     }
 
     /// XDP in driver mode, else generic, else tc ingress (or tc only, on request).

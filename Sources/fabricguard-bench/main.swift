@@ -17,6 +17,8 @@ struct Options {
     var quick = false
     /// --write-capture DIR FRAMES PREFIXES: write a dry-run benchmark capture, policy and host file instead.
     var capture: (directory: String, frames: Int, prefixes: Int)?
+    /// --blast FROM TO PORT SECONDS: UDP as fast as one core sends it; prints JSON.
+    var blast: (source: String, destination: String, port: UInt16, seconds: Double)?
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -31,6 +33,14 @@ struct Options {
                     exit(2)
                 }
                 capture = (directory, frames, prefixes)
+            case "--blast":
+                guard let source = rest.popFirst(), let destination = rest.popFirst(),
+                      let port = rest.popFirst().flatMap({ UInt16($0) }), let seconds = rest.popFirst().flatMap({ Double($0) })
+                else {
+                    FileOutput.error("fabricguard-bench: --blast FROM TO PORT SECONDS")
+                    exit(2)
+                }
+                blast = (source, destination, port, seconds)
             case "--help", "-h":
                 print("usage: fabricguard-bench [--quick]\n  prints a Markdown table of reference-path throughput")
                 exit(0)
@@ -77,6 +87,11 @@ func measure(_ datapath: ReferenceDatapath, frames: [[UInt8]], decisions: Int, r
 }
 
 let options = Options(CommandLine.arguments)
+if let blast = options.blast {
+    let result = Blast.run(source: blast.source, destination: blast.destination, port: blast.port, seconds: blast.seconds)
+    print("{\"sent\": \(result.sent), \"seconds\": \(result.seconds)}")
+    exit(0)
+}
 if let capture = options.capture {
     try CaptureWriter.write(directory: capture.directory, frames: capture.frames, prefixes: capture.prefixes)
     exit(0)

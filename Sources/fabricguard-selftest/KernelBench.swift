@@ -4,13 +4,16 @@ import FabricCompiler
 import FabricFixtures
 import FabricHost
 import FabricPolicy
+import FabricReference
 import Foundation
 
 /// Per-packet cost of each entry point through BPF_PROG_TEST_RUN, minus the
 /// empty program of the same hook, over 4096 distinct frames (so lookups do
-/// not keep hitting one cached key), IPv4 and IPv6, at several prefix counts.
-/// Each frame runs once on the program and once on the empty one, interleaved,
-/// so drift on a shared VM hits both sides alike. Prints a Markdown table.
+/// not keep hitting one cached key), IPv4 and IPv6, at several prefix counts,
+/// for the frames the policy passes and those it drops (the reference path
+/// says which). Each frame runs once on the program and once on the empty
+/// one, interleaved, so drift on a shared VM hits both sides alike; the table
+/// shows the median of those differences, which one preempted run cannot move.
 ///
 /// Always repeat = 1: with repeat > 1 an XDP test run installs the program in
 /// the XDP dispatcher and waits for an RCU grace period before and after
@@ -23,44 +26,55 @@ enum KernelBench {
         let emptyXDP = try empty.program("fg_empty_xdp")
         guard let sana0 = host.interface(named: "sana0") else { fail("no sana0 in this namespace") }
 
-        print("| prefixes per family | family | tc egress ns | xdp ingress ns | tc ingress ns | empty tc / xdp ns |")
-        print("|---:|---|---:|---:|---:|---:|")
+        print("| prefixes per family | family | path | tc egress ns | xdp ingress ns | tc ingress ns | empty tc / xdp ns |")
+        print("|---:|---|---|---:|---:|---:|---:|")
         for size in sizes {
             let world = try BenchWorld(prefixes: size, seed: 0xbe4c + UInt64(size), host: host)
             let object = try BPFObject()
             try object.load()
             try install(world.plan, bank: 0, into: object)
+            let reference = ReferenceDatapath(plan: world.plan)
             let egress = try object.program(FG_PROG_TC_EGRESS)
             let xdp = try object.program(FG_PROG_XDP_INGRESS)
             let ingress = try object.program(FG_PROG_TC_INGRESS)
             for family in [IPAddress.Family.ipv4, .ipv6] {
                 let frames = world.frames(family)
-                let tcEgress = try cost(egress, baseline: emptyTC, frames: frames, ifindex: sana0.index, xdp: false, passes: passes)
-                let xdpIngress = try cost(xdp, baseline: emptyXDP, frames: frames, ifindex: sana0.index, xdp: true, passes: passes)
-                let tcIngress = try cost(ingress, baseline: emptyTC, frames: frames, ifindex: sana0.index, xdp: false, passes: passes)
-                let row = [
-                    "\(size)", family == .ipv4 ? "IPv4" : "IPv6", format(tcEgress.delta), format(xdpIngress.delta),
-                    format(tcIngress.delta), "\(format(tcEgress.baseline)) / \(format(xdpIngress.baseline))",
-                ]
-                print("| " + row.joined(separator: " | ") + " |")
+                let violating = { (frame: [UInt8]) in reference.decide(frame: frame, ifindex: sana0.index, direction: .egress).action != .pass }
+                for (path, subset) in [("pass", frames.filter { !violating($0) }), ("violation", frames.filter(violating))] where !subset.isEmpty {
+                    let tcEgress = try cost(egress, baseline: emptyTC, frames: subset, ifindex: sana0.index, xdp: false, passes: passes)
+                    let xdpIngress = try cost(xdp, baseline: emptyXDP, frames: subset, ifindex: sana0.index, xdp: true, passes: passes)
+                    let tcIngress = try cost(ingress, baseline: emptyTC, frames: subset, ifindex: sana0.index, xdp: false, passes: passes)
+                    let row = [
+                        "\(size)", family == .ipv4 ? "IPv4" : "IPv6", path, format(tcEgress.delta), format(xdpIngress.delta),
+                        format(tcIngress.delta), "\(format(tcEgress.baseline)) / \(format(xdpIngress.baseline))",
+                    ]
+                    print("| " + row.joined(separator: " | ") + " |")
+                }
             }
         }
     }
 
-    /// Mean ns per packet of `program` minus `baseline`, and the baseline itself.
+    /// Median ns per packet of `program` minus `baseline` (paired per frame), and the baseline's median.
     static func cost(
         _ program: BPFProgram, baseline: BPFProgram, frames: [[UInt8]], ifindex: UInt32, xdp: Bool, passes: Int
     ) throws -> (delta: Double, baseline: Double) {
-        var programTotal: UInt64 = 0
-        var baselineTotal: UInt64 = 0
+        var deltas: [Double] = []
+        var baselines: [Double] = []
+        deltas.reserveCapacity(passes * frames.count)
         for _ in 0..<passes {
             for frame in frames {
-                baselineTotal += UInt64(try baseline.testRun(frame: frame, ifindex: ifindex, xdp: xdp).durationNanoseconds)
-                programTotal += UInt64(try program.testRun(frame: frame, ifindex: ifindex, xdp: xdp).durationNanoseconds)
+                let base = Double(try baseline.testRun(frame: frame, ifindex: ifindex, xdp: xdp).durationNanoseconds)
+                let measured = Double(try program.testRun(frame: frame, ifindex: ifindex, xdp: xdp).durationNanoseconds)
+                deltas.append(measured - base)
+                baselines.append(base)
             }
         }
-        let runs = Double(passes * frames.count)
-        return ((Double(programTotal) - Double(baselineTotal)) / runs, Double(baselineTotal) / runs)
+        return (median(deltas), median(baselines))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
     }
 
     static func format(_ value: Double) -> String { String(format: "%.1f", value) }

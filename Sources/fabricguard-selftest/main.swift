@@ -274,7 +274,7 @@ let arguments = Arguments(CommandLine.arguments)
 if arguments.bench {
     do {
         let host = try buildInterfaces()
-        try KernelBench.run(host: host, sizes: arguments.quick ? [10, 10_000] : [10, 10_000, 100_000], passes: arguments.quick ? 2 : 8)
+        try KernelBench.run(host: host, sizes: arguments.quick ? [10, 10_000] : [10, 10_000, 100_000, 1_000_000], passes: arguments.quick ? 2 : 6)
         exit(0)
     } catch {
         fail("\(error)")
