@@ -142,10 +142,14 @@ public final class Agent {
         // Generation 0 means nothing was ever activated: bank 0 is free to use.
         let bank: UInt32 = (state?.generation ?? 0) == 0 ? 0 : (state!.activeBank ^ 1)
 
+        // A swap: the same programs already hang on exactly the hooks this plan
+        // wants, so only the standby bank is written and flipped. Nothing is
+        // loaded or re-attached, which keeps a re-apply to a few map writes.
+        let kept = keptHooks(plan: plan, previous: previous, preference: options.ingressHook)
         var attachedNow: [(Hook, UInt32)] = []
         var applied: [AgentRecord.Interface] = []
         do {
-            try datapath.prepare()
+            if kept != nil { try datapath.prepareMapsOnly() } else { try datapath.prepare() }
             let knownSlots = Set((previous?.counterSlots ?? [:]).values)
             try datapath.resetCounters(slots: Set(plan.interfaces.map(\.counterSlot)).subtracting(knownSlots))
             try datapath.clearBank(bank)
@@ -153,6 +157,12 @@ public final class Agent {
             timings.maps = elapsed()
 
             for entry in plan.interfaces {
+                if let hooks = kept?[entry.ifindex] {
+                    applied.append(AgentRecord.Interface(
+                        name: entry.name, ifindex: entry.ifindex, fabric: entry.fabric, counterSlot: entry.counterSlot,
+                        hooks: hooks, egressMode: entry.egress.mode.rawValue, ingressMode: entry.ingress.mode.rawValue))
+                    continue
+                }
                 var hooks: [Hook] = []
                 if entry.egress.mode != .off {
                     try datapath.attach(.tcEgress, ifindex: entry.ifindex)
@@ -195,7 +205,7 @@ public final class Agent {
         for entry in plan.interfaces { slots[entry.name] = entry.counterSlot }
         let record = AgentRecord(
             policy: options.policyPath, generation: generation, digest: plan.digestText, appliedAt: options.timestamp,
-            interfaces: applied, counterSlots: slots)
+            interfaces: applied, counterSlots: slots, programs: datapath.programIdentity)
         do {
             try datapath.writeRecord(record)
         } catch {
@@ -205,6 +215,29 @@ public final class Agent {
         return ApplyReport(
             generation: generation, previousGeneration: state.map(\.generation), digest: plan.digestText, bank: bank,
             adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings, timings: timings)
+    }
+
+    /// The hooks by ifindex when this apply can keep every attached program as
+    /// it is: same programs, same interfaces, the same hooks wanted, and the
+    /// kernel still showing each of them. Otherwise nil (load and attach).
+    func keptHooks(plan: MapPlan, previous: AgentRecord?, preference: IngressHookPreference) -> [UInt32: [Hook]]? {
+        guard let previous, previous.programs == datapath.programIdentity,
+              Set(previous.interfaces.map(\.ifindex)) == Set(plan.interfaces.map(\.ifindex))
+        else { return nil }
+        var kept: [UInt32: [Hook]] = [:]
+        for entry in plan.interfaces {
+            guard let earlier = previous.interfaces.first(where: { $0.ifindex == entry.ifindex }) else { return nil }
+            let ingress = earlier.hooks.first { $0.direction == .ingress }
+            // tc ingress is either asked for or a fallback; a fallback tries XDP again.
+            let ingressKept = entry.ingress.mode == .off ? ingress == nil
+                : ingress.map { preference == .tc ? $0 == .tcIngress : $0 != .tcIngress } ?? false
+            guard ingressKept, earlier.hooks.contains(.tcEgress) == (entry.egress.mode != .off),
+                  let present = try? datapath.hooks(ifindex: entry.ifindex),
+                  earlier.hooks.allSatisfy({ hook in present.contains { $0.hook == hook } })
+            else { return nil }
+            kept[entry.ifindex] = earlier.hooks
+        }
+        return kept
     }
 
     /// XDP in driver mode, else generic, else tc ingress (or tc only, on request).

@@ -13,6 +13,8 @@ public struct AgentRecord: Sendable, Equatable, Codable {
     public var interfaces: [Interface]
     /// Every counter slot ever given out in this pin directory (removed interfaces included).
     public var counterSlots: [String: UInt32]
+    /// The attached programs' identity (`Datapath.programIdentity`); absent in older records.
+    public var programs: String?
 
     public struct Interface: Sendable, Equatable, Codable {
         public var name: String
@@ -33,7 +35,7 @@ public struct AgentRecord: Sendable, Equatable, Codable {
 
     public init(
         policy: String, generation: UInt64, digest: String, appliedAt: String, interfaces: [Interface],
-        counterSlots: [String: UInt32]
+        counterSlots: [String: UInt32], programs: String? = nil
     ) {
         version = AgentRecord.currentVersion
         self.policy = policy
@@ -42,10 +44,11 @@ public struct AgentRecord: Sendable, Equatable, Codable {
         self.appliedAt = appliedAt
         self.interfaces = interfaces
         self.counterSlots = counterSlots
+        self.programs = programs
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, policy, generation, digest, interfaces
+        case version, policy, generation, digest, interfaces, programs
         case appliedAt = "applied_at"
         case counterSlots = "counter_slots"
     }

@@ -84,6 +84,12 @@ public protocol Datapath: AnyObject {
     /// Loads the programs and adopts (or creates and pins) the maps. Nothing
     /// running changes: the new programs are not attached yet.
     func prepare() throws
+    /// Opens the pinned maps without loading programs, for a re-apply that keeps
+    /// the attached programs (`programIdentity` unchanged, the same hooks).
+    func prepareMapsOnly() throws
+    /// What `prepare` would load, e.g. a digest of the embedded object: equal
+    /// identities mean the attached programs are already the ones to run.
+    var programIdentity: String { get }
 
     func generation() throws -> GenerationState?
     func record() throws -> AgentRecord?

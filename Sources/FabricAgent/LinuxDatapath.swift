@@ -43,6 +43,16 @@ public final class LinuxDatapath: Datapath {
         openedMaps = [:]
     }
 
+    public func prepareMapsOnly() throws {
+        object = nil
+        openedMaps = [:]
+    }
+
+    public var programIdentity: String { LinuxDatapath.embeddedIdentity }
+
+    /// The embedded object's SHA-256: any rebuild that changes the programs changes it.
+    static let embeddedIdentity = "sha256:" + SHA256.hex(SHA256.hash(EmbeddedObject.fabricguard))
+
     /// A map of the loaded object, else the pinned one (status, stats and unload do not load).
     func map(_ name: String) throws -> BPFMap {
         if let object { return try object.map(name) }

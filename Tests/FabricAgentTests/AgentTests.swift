@@ -25,6 +25,8 @@ final class FakeDatapath: Datapath {
         installed = true
         journal.append("prepare")
     }
+    func prepareMapsOnly() throws { journal.append("prepare maps") }
+    var programIdentity = "programs-1"
     func generation() throws -> GenerationState? { state }
     func record() throws -> AgentRecord? { stored }
     func clearBank(_ bank: UInt32) throws {
@@ -86,6 +88,35 @@ struct AgentTests {
         #expect(!fake.attached.contains { $0.hasSuffix("@2") || $0.hasSuffix("@8") })
         #expect(fake.attached.contains("xdp@3"))
         #expect(fake.stored?.generation == 1)
+    }
+
+    @Test func aSwapKeepsTheAttachedProgramsUnlessTheyChangedOrWentMissing() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        // Same programs, same hooks: only maps are written and flipped.
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(fake.journal.first == "prepare maps")
+        #expect(!fake.journal.contains { $0.hasPrefix("attach") || $0.hasPrefix("detach") }, "\(fake.journal)")
+        #expect(fake.journal.contains("activate 2 bank 1"))
+        // Someone removed a hook behind our back: the apply loads and attaches again.
+        fake.attached.remove("xdp@3")
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(fake.journal.first == "prepare" && fake.attached.contains("xdp@3"))
+        // A binary with other programs: load and replace them.
+        fake.programIdentity = "programs-2"
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(fake.journal.first == "prepare" && fake.journal.contains { $0.hasPrefix("attach") })
+        #expect(fake.stored?.programs == "programs-2")
+        // Asking for tc ingress where XDP hangs is a change of hooks, not a swap.
+        fake.journal = []
+        var tc = Self.options
+        tc.ingressHook = .tc
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: tc)
+        #expect(fake.journal.contains("attach tc-ingress@3"))
     }
 
     @Test func reapplyFlipsBanksAndAdopts() throws {

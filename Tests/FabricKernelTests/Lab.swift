@@ -34,10 +34,12 @@ final class Lab {
 
     private static let counter = Namespace.Counter()
 
-    init(_ purpose: String, variant: Variant = .airGapped) throws {
+    /// `ipv4Only`: IPv6 off before any link comes up, so no router solicitation
+    /// or MLD report ever crosses a fabric (tests that compare counters exactly).
+    init(_ purpose: String, variant: Variant = .airGapped, ipv4Only: Bool = false) throws {
         name = "\(purpose)\(getpid())x\(Lab.counter.next())"
         self.variant = variant
-        let result = try Command.run([Lab.script("lab"), "up", "--variant", variant.rawValue, "--name", name, "--json"])
+        let result = try Command.run([Lab.script("lab"), "up", "--variant", variant.rawValue, "--name", name, "--json"] + (ipv4Only ? ["--ipv4-only"] : []))
         guard result.status == 0, let description = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         else { throw Namespace.NamespaceError(message: "scripts/lab up \(name): \(result.output)") }
         let spaces = description["namespaces"] as? [String: String] ?? [:]
