@@ -75,6 +75,29 @@ public final class CaptureReader {
     /// The next frame, nil at the end; a corrupt or truncated capture throws,
     /// naming the frame and how far the reading got.
     public func next() throws(CaptureError) -> CapturedFrame? {
+        try withNextFrame { header, bytes in
+            CapturedFrame(
+                number: header.number, seconds: header.seconds, microseconds: header.microseconds,
+                interfaceIndex: header.interfaceIndex, direction: header.direction, frame: Array(bytes),
+                wireLength: header.wireLength)
+        }
+    }
+
+    /// What `CapturedFrame` says about a frame, without its bytes.
+    public struct FrameHeader: Sendable {
+        public var number: Int
+        public var seconds: Int
+        public var microseconds: Int
+        public var interfaceIndex: UInt32?
+        public var direction: Direction?
+        public var wireLength: Int
+    }
+
+    /// Hands the next frame to `body` without copying it out: libpcap's own
+    /// buffer for Ethernet, a reused scratch buffer for a cooked capture's
+    /// rebuilt Ethernet frame. The bytes are valid only during the call (the
+    /// dry-run's way through ten million frames). Nil at the end.
+    public func withNextFrame<Result>(_ body: (FrameHeader, UnsafeRawBufferPointer) -> Result) throws(CaptureError) -> Result? {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let result = pcap_next_ex(handle, &header, &data)
@@ -90,47 +113,54 @@ public final class CaptureReader {
         }
         guard let header, let data else { return nil }
         count += 1
-        let captured = Array(UnsafeBufferPointer(start: data, count: Int(header.pointee.caplen)))
+        let captured = UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen))
         let wire = Int(header.pointee.len)
         let time = header.pointee.ts
-        var frame = CapturedFrame(
+        var frame = FrameHeader(
             number: count, seconds: Int(time.tv_sec), microseconds: Int(time.tv_usec), interfaceIndex: nil,
-            direction: nil, frame: captured, wireLength: wire)
+            direction: nil, wireLength: wire)
         switch linkType {
         case .ethernet:
-            break
+            return body(frame, captured)
         case .linuxCookedV2:
             // protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8), then the L3 payload.
-            guard captured.count >= 20 else { return frame.withoutBytes() }
+            guard captured.count >= 20 else { return body(frame.cutShort(), UnsafeRawBufferPointer(start: nil, count: 0)) }
             frame.interfaceIndex = UInt32(captured[4]) << 24 | UInt32(captured[5]) << 16 | UInt32(captured[6]) << 8 | UInt32(captured[7])
             frame.direction = captured[10] == Self.packetOutgoing ? .egress : .ingress
-            frame.frame = Self.ethernet(protocol: Array(captured[0..<2]), address: Array(captured[12..<18]), payload: captured[20...])
             frame.wireLength = wire - 20 + 14
+            rebuildEthernet(protocol: captured[0..<2], address: captured[12..<18], payload: captured[20...])
         case .linuxCookedV1:
             // pkttype(2) hatype(2) halen(2) addr(8) protocol(2), then the L3 payload.
-            guard captured.count >= 16 else { return frame.withoutBytes() }
+            guard captured.count >= 16 else { return body(frame.cutShort(), UnsafeRawBufferPointer(start: nil, count: 0)) }
             frame.direction = captured[1] == Self.packetOutgoing ? .egress : .ingress
-            frame.frame = Self.ethernet(protocol: Array(captured[14..<16]), address: Array(captured[6..<12]), payload: captured[16...])
             frame.wireLength = wire - 16 + 14
+            rebuildEthernet(protocol: captured[14..<16], address: captured[6..<12], payload: captured[16...])
         }
-        return frame
+        return scratch.withUnsafeBytes { body(frame, $0) }
     }
+
+    /// The rebuilt frame of a cooked capture; its storage is reused frame after frame.
+    private var scratch: [UInt8] = []
 
     /// linux/if_packet.h PACKET_OUTGOING: sent by this host.
     static let packetOutgoing: UInt8 = 4
 
     /// Cooked captures carry no Ethernet header: one is rebuilt from the
     /// protocol field and the link-layer source address the kernel recorded.
-    static func ethernet(protocol etherType: [UInt8], address: [UInt8], payload: ArraySlice<UInt8>) -> [UInt8] {
-        [UInt8](repeating: 0, count: 6) + address + etherType + payload
+    private func rebuildEthernet(protocol etherType: Slice<UnsafeRawBufferPointer>, address: Slice<UnsafeRawBufferPointer>,
+                                 payload: Slice<UnsafeRawBufferPointer>) {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: repeatElement(0, count: 6))
+        scratch.append(contentsOf: address)
+        scratch.append(contentsOf: etherType)
+        scratch.append(contentsOf: payload)
     }
 }
 
-extension CapturedFrame {
+extension CaptureReader.FrameHeader {
     /// A cooked header cut short carries no frame: it is judged (malformed) as empty.
-    fileprivate func withoutBytes() -> CapturedFrame {
+    fileprivate func cutShort() -> Self {
         var copy = self
-        copy.frame = []
         copy.wireLength = 0
         return copy
     }

@@ -65,8 +65,25 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
     /// empty when not built. Any insert drops it.
     @usableFromInline var index: [PrefixTrieIndexSlot] = []
     @usableFromInline var indexBits = 0
+    /// The index covers bits indexSkip ..< indexSkip + indexBits: the root's own
+    /// prefix (`indexBase`, indexSkip bits long) is shared by every stored key, so
+    /// those bits decide nothing (all of fd00::/8 in a typical IPv6 policy).
+    @usableFromInline var indexSkip = 0
+    @usableFromInline var indexBase: Key = 0
+    /// The index field in place, and the shift that brings it down (a Key, so
+    /// the shift is Key by Key: see `masks`).
+    @usableFromInline var indexField: Key = 0
+    @usableFromInline var indexShift: Key = 0
+    /// masks[n] is the /n network mask; bits[n] has only bit n set (bits[bitWidth] = 0).
+    /// Tables, because a shift of a UInt128 by an Int goes through a generic
+    /// conversion that costs more than the rest of a lookup step.
+    @usableFromInline let masks: [Key]
+    @usableFromInline let bits: [Key]
 
-    public init() {}
+    public init() {
+        masks = (0...Key.bitWidth).map { Self.mask($0) }
+        bits = (0..<Key.bitWidth).map { Key(1) &<< (Key.bitWidth - 1 - $0) } + [0]
+    }
 
     /// The number of stored prefixes; intermediate nodes are not counted.
     public var count: Int { storedCount }
@@ -190,23 +207,29 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
         var start = root
         var best: Int32 = -1
         if indexBits != 0 {
-            let slot = index[Int(truncatingIfNeeded: address &>> (Key.bitWidth &- indexBits))]
+            // Every node lies under the root's prefix: an address outside it matches nothing.
+            if (address ^ indexBase) & masks[indexSkip] != 0 { return -1 }
+            let slot = index[Int(truncatingIfNeeded: (address & indexField) &>> indexShift)]
             start = slot.start
             best = slot.best
         }
         return nodes.withUnsafeBufferPointer { nodes in
-            var index = start
-            var best = best
-            while index >= 0 {
-                let node = nodes[Int(truncatingIfNeeded: index)]
-                let length = Int(truncatingIfNeeded: node.length)
-                if (node.key ^ address) & Self.mask(length) != 0 { break }
-                best = node.hasValue ? index : best
-                // For a /bitWidth node the masking shift reads some harmless bit: such a node
-                // has no children, so the loop ends anyway and needs no extra length test.
-                index = Self.bit(address, at: length) == 0 ? node.left : node.right
+            masks.withUnsafeBufferPointer { masks in
+                bits.withUnsafeBufferPointer { bits in
+                    var index = start
+                    var best = best
+                    while index >= 0 {
+                        let node = nodes[Int(truncatingIfNeeded: index)]
+                        let length = Int(truncatingIfNeeded: node.length)
+                        if (node.key ^ address) & masks[length] != 0 { break }
+                        best = node.hasValue ? index : best
+                        // A /bitWidth node reads bits[bitWidth] = 0, its (absent) left child:
+                        // the loop ends without an extra length test.
+                        index = address & bits[length] == 0 ? node.left : node.right
+                    }
+                    return best
+                }
             }
-            return best
         }
     }
 
@@ -227,38 +250,51 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
         Int(truncatingIfNeeded: (key &<< index) &>> (Key.bitWidth &- 1))
     }
 
-    /// Builds a direct-indexed first level over the top `bits` bits of the key, so a lookup
-    /// starts deep in the trie instead of walking the ~log2(n) nodes above it: for 100k IPv4
-    /// prefixes, a 16-bit index (2^16 slots of 8 bytes) cuts a lookup from ~17 nodes to 1-2.
-    /// Worth it only where the top bits spread the keys (IPv4, not IPv6 inside fd00::/8).
-    public mutating func buildIndex(bits: Int) {
-        precondition(bits > 0 && bits <= 24 && bits < Key.bitWidth, "index of \(bits) bits")
-        let shift = Key.bitWidth - bits
+    /// Builds a direct-indexed first level over the `bits` bits that follow the prefix
+    /// every stored key shares (the root's), so a lookup starts deep in the trie instead of
+    /// walking the ~log2(n) nodes above it: for 100k prefixes, a 16-bit index (2^16 slots
+    /// of 8 bytes) cuts a lookup from ~17 nodes to 1-2, for IPv4 and for IPv6 inside
+    /// fd00::/8 alike. Fewer bits when the keys leave fewer below their shared prefix.
+    public mutating func buildIndex(bits wanted: Int) {
+        precondition(wanted > 0 && wanted <= 24, "index of \(wanted) bits")
+        guard root >= 0 else { return }
+        let skip = Int(nodes[Int(root)].length)
+        let bits = min(wanted, Key.bitWidth - 1 - skip)
+        guard bits > 0 else { return }
+        let base = nodes[Int(root)].key
+        let depth = skip + bits
         var slots = [PrefixTrieIndexSlot](repeating: PrefixTrieIndexSlot(best: -1, start: -1), count: 1 << bits)
+        // Slot keys step by the index field's lowest bit: no Int-to-Key conversion per slot.
+        var key = base
         for slot in 0..<slots.count {
-            // Walk as a lookup would for any address whose top bits are `slot`, as far as
-            // those bits alone decide; the lookup resumes from the node where they no longer do.
-            let key = Key(truncatingIfNeeded: slot) &<< shift
+            // Walk as a lookup would for any address under the root's prefix whose next bits
+            // are `slot`, as far as those bits alone decide; the lookup resumes from the node
+            // where they no longer do.
             var node = root
             var best: Int32 = -1
             while node >= 0 {
                 let current = nodes[Int(node)]
                 let length = Int(current.length)
-                if length > bits { break }
-                if (current.key ^ key) & Self.mask(length) != 0 {
+                if length > depth { break }
+                if (current.key ^ key) & masks[length] != 0 {
                     node = -1
                     break
                 }
                 if current.hasValue { best = node }
-                // The child of a /bits node depends on bit `bits`: resume at the node itself
+                // The child of a /depth node depends on bit `depth`: resume at the node itself
                 // (the lookup re-checks it, harmlessly).
-                if length == bits { break }
-                node = Self.bit(key, at: length) == 0 ? current.left : current.right
+                if length == depth { break }
+                node = key & self.bits[length] == 0 ? current.left : current.right
             }
             slots[slot] = PrefixTrieIndexSlot(best: best, start: node)
+            key &+= self.bits[depth - 1]
         }
         index = slots
         indexBits = bits
+        indexSkip = skip
+        indexBase = base
+        indexField = masks[depth] & ~masks[skip]
+        indexShift = Key(truncatingIfNeeded: Key.bitWidth - depth)
     }
 
     @inlinable

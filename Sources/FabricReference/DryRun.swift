@@ -11,8 +11,14 @@ public struct DryRun {
 
     public private(set) var frames = 0
     public private(set) var judged: UInt64 = 0
-    private var counters: [Cell: (packets: UInt64, bytes: UInt64)] = [:]
-    private var verdicts: [Verdict: UInt64] = [:]
+    /// Counters as the kernel keeps them: one flat table per interface seen,
+    /// indexed by (direction, reason, action), so a frame costs no hashing.
+    private var slots: [UInt32: Int] = [:]
+    private var slotIfindexes: [UInt32] = []
+    private var last: (ifindex: UInt32, slot: Int) = (.max, 0)
+    private var packets: [UInt64] = []
+    private var bytes: [UInt64] = []
+    private var verdicts = [UInt64](repeating: 0, count: Verdict.allCases.count)
     private var flows: [FlowKey: FlowTally] = [:]
     private var unattributedFrames = 0
     private var unattributedIndexes: Set<UInt32> = []
@@ -21,17 +27,24 @@ public struct DryRun {
     /// Flows kept in the table; beyond it, offending frames still count, their flows do not.
     public static let flowLimit = 65_536
 
-    struct Cell: Hashable {
-        var interface: String
-        var direction: Direction
-        var reason: Reason
-        var action: Action
+    static let cellsPerInterface = 2 * Reason.count * Action.count
+
+    /// (direction, reason, action) as an index into an interface's table.
+    static func cell(_ direction: Direction, _ reason: Reason, _ action: Action) -> Int {
+        ((direction == .egress ? 0 : 1) * Reason.count + Int(reason.rawValue)) * Action.count + Int(action.rawValue)
+    }
+
+    static func decode(cell: Int) -> (direction: Direction, reason: Reason, action: Action) {
+        let action = Action(rawValue: UInt8(cell % Action.count))
+        let reason = Reason(rawValue: UInt8(cell / Action.count % Reason.count))
+        return (cell / Action.count / Reason.count == 0 ? .egress : .ingress, reason, action)
     }
 
     struct FlowKey: Hashable {
         var source: IPAddress?
         var destination: IPAddress?
-        var cell: Cell
+        var ifindex: UInt32
+        var cell: Int
     }
 
     struct FlowTally {
@@ -64,6 +77,13 @@ public struct DryRun {
     public mutating func judge(
         frame: [UInt8], wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp
     ) {
+        frame.withUnsafeBytes { judge(frame: $0, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time) }
+    }
+
+    /// The same over bytes the caller owns (a capture reader's buffer, judged in place).
+    public mutating func judge(
+        frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp
+    ) {
         frames += 1
         guard let ifindex, let name = names[ifindex] else {
             unattributedFrames += 1
@@ -72,13 +92,17 @@ public struct DryRun {
         }
         let decision = datapath.decide(frame: frame, ifindex: ifindex, direction: direction)
         judged += 1
-        verdicts[decision.verdict, default: 0] += 1
-        let cell = Cell(interface: name, direction: direction, reason: decision.reason, action: decision.action)
-        let sum = counters[cell] ?? (0, 0)
-        counters[cell] = (sum.packets + 1, sum.bytes + UInt64(wireLength))
+        verdicts[Self.verdictIndex(decision.verdict)] += 1
+        if ifindex != last.ifindex {
+            last = (ifindex, slot(for: ifindex))
+        }
+        let cell = Self.cell(direction, decision.reason, decision.action)
+        let counter = last.slot * Self.cellsPerInterface + cell
+        packets[counter] += 1
+        bytes[counter] += UInt64(wireLength)
         guard decision.action != .pass else { return }
         let addresses = FrameAddresses.of(frame)
-        let key = FlowKey(source: addresses.source, destination: addresses.destination, cell: cell)
+        let key = FlowKey(source: addresses.source, destination: addresses.destination, ifindex: ifindex, cell: cell)
         if var tally = flows[key] {
             tally.packets += 1
             tally.first = min(tally.first, time)
@@ -91,14 +115,35 @@ public struct DryRun {
         }
     }
 
+    private mutating func slot(for ifindex: UInt32) -> Int {
+        if let slot = slots[ifindex] { return slot }
+        slots[ifindex] = slotIfindexes.count
+        slotIfindexes.append(ifindex)
+        packets += [UInt64](repeating: 0, count: Self.cellsPerInterface)
+        bytes += [UInt64](repeating: 0, count: Self.cellsPerInterface)
+        return slotIfindexes.count - 1
+    }
+
+    static func verdictIndex(_ verdict: Verdict) -> Int {
+        switch verdict {
+        case .pass: 0
+        case .drop: 1
+        case .redirect: 2
+        }
+    }
+
     /// Frames that would be dropped or redirected (what --fail-on-violation gates on).
-    public var violations: UInt64 { verdicts[.drop, default: 0] + verdicts[.redirect, default: 0] }
+    public var violations: UInt64 { verdicts[Self.verdictIndex(.drop)] + verdicts[Self.verdictIndex(.redirect)] }
 
     public func report(capture: String, linkType: String, top: Int) -> DryRunReport {
-        let rows = counters.map { cell, sum in
-            CounterReport.Row(
-                interface: cell.interface, direction: cell.direction, reason: cell.reason, action: cell.action,
-                packets: sum.packets, bytes: sum.bytes)
+        var rows: [CounterReport.Row] = []
+        for (slot, ifindex) in slotIfindexes.enumerated() {
+            for cell in 0..<Self.cellsPerInterface where packets[slot * Self.cellsPerInterface + cell] > 0 {
+                let (direction, reason, action) = Self.decode(cell: cell)
+                rows.append(CounterReport.Row(
+                    interface: names[ifindex] ?? "ifindex \(ifindex)", direction: direction, reason: reason, action: action,
+                    packets: packets[slot * Self.cellsPerInterface + cell], bytes: bytes[slot * Self.cellsPerInterface + cell]))
+            }
         }
         let counted = CounterReport(packets: judged, counters: rows)
         let ranked = flows.sorted { lhs, rhs in
@@ -106,12 +151,13 @@ public struct DryRun {
         }
         return DryRunReport(
             capture: capture, linkType: linkType, frames: frames, packets: judged, counters: counted.counters,
-            verdicts: Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0.rawValue, verdicts[$0, default: 0]) }),
+            verdicts: Dictionary(uniqueKeysWithValues: Verdict.allCases.map { ($0.rawValue, verdicts[Self.verdictIndex($0)]) }),
             topFlows: ranked.prefix(top).map { key, tally in
-                DryRunReport.Flow(
-                    source: key.source?.description, destination: key.destination?.description, interface: key.cell.interface,
-                    direction: key.cell.direction, reason: key.cell.reason, action: key.cell.action, packets: tally.packets,
-                    first: tally.first, last: tally.last)
+                let (direction, reason, action) = Self.decode(cell: key.cell)
+                return DryRunReport.Flow(
+                    source: key.source?.description, destination: key.destination?.description,
+                    interface: names[key.ifindex] ?? "ifindex \(key.ifindex)", direction: direction, reason: reason, action: action,
+                    packets: tally.packets, first: tally.first, last: tally.last)
             },
             unattributed: DryRunReport.Unattributed(frames: unattributedFrames, ifindexes: unattributedIndexes.sorted()),
             untrackedViolations: flowsDropped)
@@ -159,13 +205,15 @@ public struct DryRunReport: Sendable, Codable {
 /// The source and destination a frame carries (ARP: sender and target), for reports.
 public enum FrameAddresses {
     public static func of(_ frame: [UInt8]) -> (source: IPAddress?, destination: IPAddress?) {
-        frame.withUnsafeBytes { bytes in
-            switch ReferenceDatapath.classify(bytes) {
-            case .ipv4(let source, let destination): (.v4(source), .v4(destination))
-            case .ipv6(let source, let destination): (.v6(source), .v6(destination))
-            case .arp(let sender, let target): (.v4(sender), target.map { .v4($0) })
-            case .notIP, .malformed: (nil, nil)
-            }
+        frame.withUnsafeBytes { of($0) }
+    }
+
+    public static func of(_ bytes: UnsafeRawBufferPointer) -> (source: IPAddress?, destination: IPAddress?) {
+        switch ReferenceDatapath.classify(bytes) {
+        case .ipv4(let source, let destination): (.v4(source), .v4(destination))
+        case .ipv6(let source, let destination): (.v6(source), .v6(destination))
+        case .arp(let sender, let target): (.v4(sender), target.map { .v4($0) })
+        case .notIP, .malformed: (nil, nil)
         }
     }
 }

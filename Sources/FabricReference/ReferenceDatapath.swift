@@ -123,6 +123,7 @@ public struct ReferenceDatapath: Sendable {
             }
         }
         if v4.count > Self.indexThreshold { v4.buildIndex(bits: 16) }
+        if v6.count > Self.indexThreshold { v6.buildIndex(bits: 16) }
         var locals: [UInt128: LocalRule] = [:]
         for entry in plan.locals {
             locals[entry.address.mappedV6] = LocalRule(fabricID: entry.fabricID, redirectIfindex: entry.redirectIfindex)

@@ -315,10 +315,18 @@ private func probeAddresses<Key: FixedWidthInteger & UnsignedInteger>(
 
 /// Builds a trie and the oracle from one seed and returns every disagreement, described.
 private func disagreements<Key: FixedWidthInteger & UnsignedInteger & Sendable>(
-    seed: UInt64, prefixCount: Int, probeCount: Int, indexBits: Int = 0, as _: Key.Type
+    seed: UInt64, prefixCount: Int, probeCount: Int, indexBits: Int = 0, nestedUnder common: Int = 0, as _: Key.Type
 ) -> [String] {
     var rng = SplitMix64(seed: seed)
-    let prefixes = randomPrefixes(&rng, count: prefixCount, as: Key.self)
+    var prefixes = randomPrefixes(&rng, count: prefixCount, as: Key.self)
+    if common > 0 {
+        // Every prefix under one shared /common (as all of an IPv6 policy sits in fd00::/8).
+        let base: Key = randomKey(&rng) & mask(common)
+        prefixes = prefixes.map { prefix in
+            let length = min(Key.bitWidth, common + prefix.length)
+            return StoredPrefix(key: (base | prefix.key >> common) & mask(length), length: length)
+        }
+    }
     var trie = PrefixTrie<Key, Int>()
     var oracle = Oracle<Key>()
     var problems: [String] = []
@@ -394,6 +402,22 @@ struct PrefixTriePropertyTests {
             let problems = disagreements(seed: seed, prefixCount: 60, probeCount: 300, indexBits: bits, as: UInt8.self)
             #expect(problems.count == 0, "seed \(seed), \(bits)-bit index: \(problems.count) disagreements, first: \(problems.prefix(5))")
         }
+    }
+
+    @Test("8-bit keys under a shared prefix, through every index width that fits", arguments: seeds)
+    func tinyIndexedUnderCommonPrefix(seed: UInt64) {
+        for common in 1...6 {
+            for bits in 1...7 {
+                let problems = disagreements(seed: seed, prefixCount: 60, probeCount: 300, indexBits: bits, nestedUnder: common, as: UInt8.self)
+                #expect(problems.count == 0, "seed \(seed), under /\(common), \(bits)-bit index: \(problems.count) disagreements, first: \(problems.prefix(5))")
+            }
+        }
+    }
+
+    @Test("IPv6-width keys under fd00::/8 through a first-level index", arguments: seeds)
+    func wideIndexedUnderCommonPrefix(seed: UInt64) {
+        let problems = disagreements(seed: seed, prefixCount: 3000, probeCount: 3000, indexBits: 16, nestedUnder: 8, as: UInt128.self)
+        #expect(problems.count == 0, "seed \(seed): \(problems.count) disagreements, first: \(problems.prefix(5))")
     }
 
     @Test("8-bit keys, dense enough that every split shape occurs", arguments: seeds)

@@ -83,12 +83,13 @@ struct DryRunCommand: ParsableCommand {
         let names = Dictionary(uniqueKeysWithValues: host.interfaces.map { ($0.index, $0.name) })
         var dryRun = DryRun(datapath: ReferenceDatapath(plan: compilation.plan), interfaceNames: names)
         do {
-            while let captured = try reader.next() {
+            // Judged in libpcap's buffer: no copy per frame.
+            while try reader.withNextFrame({ captured, bytes in
                 dryRun.judge(
-                    frame: captured.frame, wireLength: captured.wireLength, ifindex: fixedIndex ?? captured.interfaceIndex,
+                    frame: bytes, wireLength: captured.wireLength, ifindex: fixedIndex ?? captured.interfaceIndex,
                     direction: direction ?? captured.direction ?? .ingress,
                     time: DryRun.Timestamp(seconds: captured.seconds, microseconds: captured.microseconds))
-            }
+            }) != nil {}
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "dry-run: \(error)")
         }
