@@ -164,6 +164,15 @@ int fg_prog_test_run(int prog_fd, int xdp, const void *frame, uint32_t size, uin
 	return 0;
 }
 
+int fg_map_create(uint32_t type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+		  uint32_t flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+	int fd = bpf_map_create((enum bpf_map_type)type, name, key_size, value_size, max_entries, &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
 int fg_map_facts(int map_fd, struct fg_map_facts *facts)
 {
 	struct bpf_map_info info;

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include "cfabric_abi.h"
 
-_Static_assert(sizeof(struct fg_prefix_v4_key) == 12, "fg_prefix_v4_key");
-_Static_assert(sizeof(struct fg_prefix_v6_key) == 24, "fg_prefix_v6_key");
+_Static_assert(sizeof(struct fg_prefix_v4_key) == 8, "fg_prefix_v4_key");
+_Static_assert(sizeof(struct fg_prefix_v6_key) == 20, "fg_prefix_v6_key");
 _Static_assert(sizeof(struct fg_prefix_value) == 8, "fg_prefix_value");
 _Static_assert(sizeof(struct fg_dir_config) == 4, "fg_dir_config");
 _Static_assert(sizeof(struct fg_interface_key) == 8, "fg_interface_key");

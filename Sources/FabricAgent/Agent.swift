@@ -153,7 +153,7 @@ public final class Agent {
             let knownSlots = Set((previous?.counterSlots ?? [:]).values)
             try datapath.resetCounters(slots: Set(plan.interfaces.map(\.counterSlot)).subtracting(knownSlots))
             try datapath.clearBank(bank)
-            try datapath.write(plan.entries(bank: bank))
+            try datapath.write(plan.entries(bank: bank), bank: bank)
             timings.maps = elapsed()
 
             for entry in plan.interfaces {

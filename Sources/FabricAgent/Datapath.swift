@@ -96,7 +96,8 @@ public protocol Datapath: AnyObject {
 
     /// Removes every entry of `bank` from the policy maps.
     func clearBank(_ bank: UInt32) throws
-    func write(_ entries: [MapEntry]) throws
+    /// Writes `bank`'s entries (`MapPlan.entries(bank:)`), giving the bank fresh prefix tries.
+    func write(_ entries: [MapEntry], bank: UInt32) throws
     /// Makes `bank` the one every packet reads from now on.
     func activate(_ state: GenerationState) throws
     func writeRecord(_ record: AgentRecord) throws

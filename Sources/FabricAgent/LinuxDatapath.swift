@@ -109,7 +109,8 @@ public final class LinuxDatapath: Datapath {
 
     public func clearBank(_ bank: UInt32) throws {
         // Where each policy map keeps the bank in its key.
-        let bankOffset = [FG_MAP_PREFIX_V4: 4, FG_MAP_PREFIX_V6: 4, FG_MAP_INTERFACES: 0, FG_MAP_LOCALS: 0]
+        // The prefix tries need nothing: `write` gives the bank fresh ones.
+        let bankOffset = [FG_MAP_INTERFACES: 0, FG_MAP_LOCALS: 0]
         for (name, offset) in bankOffset {
             let map = try map(name)
             let keys = try map.packedKeys()
@@ -126,17 +127,8 @@ public final class LinuxDatapath: Datapath {
         }
     }
 
-    /// Entries go in per map with BPF_MAP_UPDATE_BATCH: a million prefixes in
-    /// a few dozen system calls rather than a million.
-    public func write(_ entries: [MapEntry]) throws {
-        var packed: [String: (keys: [UInt8], values: [UInt8])] = [:]
-        for entry in entries {
-            packed[entry.map, default: ([], [])].keys += entry.key
-            packed[entry.map, default: ([], [])].values += entry.value
-        }
-        for name in packed.keys.sorted() {
-            try map(name).updateBatch(keys: packed[name]!.keys, values: packed[name]!.values)
-        }
+    public func write(_ entries: [MapEntry], bank: UInt32) throws {
+        try PolicyWriter.write(entries, bank: bank) { try map($0) }
     }
 
     // MARK: Hooks

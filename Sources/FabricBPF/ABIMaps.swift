@@ -10,8 +10,9 @@ public enum ABIMaps {
     }
 
     public static let all: [Spec] = [
-        Spec(name: FG_MAP_PREFIX_V4, keySize: MemoryLayout<fg_prefix_v4_key>.size, valueSize: MemoryLayout<fg_prefix_value>.size),
-        Spec(name: FG_MAP_PREFIX_V6, keySize: MemoryLayout<fg_prefix_v6_key>.size, valueSize: MemoryLayout<fg_prefix_value>.size),
+        // Arrays of maps: the bank as key, an inner trie (`tries`) as value.
+        Spec(name: FG_MAP_PREFIX_V4, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<UInt32>.size),
+        Spec(name: FG_MAP_PREFIX_V6, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<UInt32>.size),
         Spec(name: FG_MAP_INTERFACES, keySize: MemoryLayout<fg_interface_key>.size, valueSize: MemoryLayout<fg_interface_value>.size),
         Spec(name: FG_MAP_LOCALS, keySize: MemoryLayout<fg_local_key>.size, valueSize: MemoryLayout<fg_local_value>.size),
         Spec(name: FG_MAP_FABRICS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_fabric_value>.size),
@@ -23,7 +24,14 @@ public enum ABIMaps {
         Spec(name: FG_MAP_LAST_VERDICT, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_verdict>.size),
     ]
 
-    public static func spec(named name: String) -> Spec? { all.first { $0.name == name } }
+    public static func spec(named name: String) -> Spec? { all.first { $0.name == name } ?? tries.values.first { $0.name == name } }
+
+    /// The per-bank tries held by the arrays of maps, by outer map: shaped like
+    /// maps.h's fg_prefix_v4_trie / fg_prefix_v6_trie (LPM, FG_MAX_PREFIXES, no prealloc).
+    public static let tries: [String: Spec] = [
+        FG_MAP_PREFIX_V4: Spec(name: "fg_trie_v4", keySize: MemoryLayout<fg_prefix_v4_key>.size, valueSize: MemoryLayout<fg_prefix_value>.size),
+        FG_MAP_PREFIX_V6: Spec(name: "fg_trie_v6", keySize: MemoryLayout<fg_prefix_v6_key>.size, valueSize: MemoryLayout<fg_prefix_value>.size),
+    ]
 
     /// The maps that hold the policy, in both banks; the agent clears and fills these.
     public static let policyMaps = [FG_MAP_INTERFACES, FG_MAP_FABRICS, FG_MAP_PREFIX_V4, FG_MAP_PREFIX_V6, FG_MAP_LOCALS]

@@ -11,7 +11,8 @@ public struct MapEntry: Sendable, Equatable {
 extension MapPlan {
     /// Every policy map entry for one bank, built from the ABI header's own
     /// structs so the bytes are the ones the programs read. Ordered by map,
-    /// then by key as the plan orders them.
+    /// then by key as the plan orders them. Prefix entries (`fg_prefix_v4/v6`)
+    /// go into that bank's own trie, not into the array of maps itself.
     public func entries(bank: UInt32) -> [MapEntry] {
         var entries: [MapEntry] = []
         entries.reserveCapacity(prefixes.count + interfaces.count + locals.count + fabrics.count)
@@ -39,19 +40,17 @@ extension MapPlan {
             var value = fg_prefix_value()
             value.fabric_id = entry.fabricID
             value.flags = entry.exempt ? UInt32(FG_PREFIX_EXEMPT) : 0
-            // The LPM key's prefix length covers the 32 bank bits that precede the address.
-            let prefixlen = UInt32(32 + entry.prefix.length)
+            // No bank in the key: each bank has a trie of its own (an inner map of fg_prefix_v4/v6).
+            let prefixlen = UInt32(entry.prefix.length)
             switch entry.prefix.address {
             case .v4:
                 var key = fg_prefix_v4_key()
                 key.prefixlen = prefixlen
-                key.bank = bank
                 copy(entry.prefix.address.bytes, into: &key.addr)
                 entries.append(MapEntry(map: FG_MAP_PREFIX_V4, key: bytes(of: key), value: bytes(of: value)))
             case .v6:
                 var key = fg_prefix_v6_key()
                 key.prefixlen = prefixlen
-                key.bank = bank
                 copy(entry.prefix.address.bytes, into: &key.addr)
                 entries.append(MapEntry(map: FG_MAP_PREFIX_V6, key: bytes(of: key), value: bytes(of: value)))
             }

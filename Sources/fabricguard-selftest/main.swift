@@ -157,7 +157,7 @@ final class KernelUnderTest {
 
 /// Fills a loaded object's policy maps with `plan` in `bank` and makes that bank active.
 func install(_ plan: MapPlan, bank: UInt32, into object: BPFObject) throws {
-    for entry in plan.entries(bank: bank) { try object.map(entry.map).update(key: entry.key, value: entry.value) }
+    try PolicyWriter.write(plan.entries(bank: bank), bank: bank) { try object.map($0) }
     var state = fg_state()
     state.generation = 1
     state.active_bank = bank

@@ -33,10 +33,9 @@ final class FakeDatapath: Datapath {
         banks[bank] = []
         journal.append("clear \(bank)")
     }
-    func write(_ entries: [MapEntry]) throws {
+    func write(_ entries: [MapEntry], bank: UInt32) throws {
         if failWrite { throw Refused() }
-        let bank = entries.first.map { entry in entry.map == "fg_fabrics" ? 0 : 0 } ?? 0
-        _ = bank
+        banks[bank] = entries
         journal.append("write \(entries.count)")
     }
     func activate(_ state: GenerationState) throws {

@@ -181,7 +181,7 @@ struct CompilerTests {
         }
         """
 
-    static let goldenDigest = "sha256:4fff9c101135b0b530fa2f9f642be8fd7d32e954c95993db0d20d4848e169bb0"
+    static let goldenDigest = "sha256:8f679de3712bf09570a082f9b755bece34afcbdda60c6c90b8ab2e756a6a10f6"
 
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()
@@ -222,9 +222,9 @@ struct CompilerTests {
     @Test func entriesUseTheABILayout() throws {
         let plan = try Self.compileTwoFabric().plan
         let entries = plan.entries(bank: 1)
-        let v4 = try #require(entries.first { $0.map == "fg_prefix_v4" && $0.key[8...] == [10, 1, 0, 0] })
-        // prefixlen (32 bank bits + 24), bank 1, then the address in network order.
-        #expect(v4.key == [56, 0, 0, 0, 1, 0, 0, 0, 10, 1, 0, 0])
+        let v4 = try #require(entries.first { $0.map == "fg_prefix_v4" && $0.key[4...] == [10, 1, 0, 0] })
+        // prefixlen 24, then the address in network order; no bank: each bank has its own trie.
+        #expect(v4.key == [24, 0, 0, 0, 10, 1, 0, 0])
         #expect(v4.value == [1, 0, 0, 0, 0, 0, 0, 0])
         let local = try #require(entries.first { $0.map == "fg_locals" && $0.key.suffix(4) == [10, 2, 0, 5] })
         #expect(local.key == [1, 0, 0, 0] + [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 2, 0, 5])

@@ -93,19 +93,28 @@ static __always_inline int fg_parse_frame(void *data, void *data_end, struct fg_
 	}
 }
 
-/* The longest owner/exempt prefix containing the source, in one lookup. */
+/* The longest owner/exempt prefix containing the source, in one lookup in
+ * the bank's trie (no trie in that slot: nothing is owned). */
 static __always_inline struct fg_prefix_value *fg_lookup_source(__u32 bank, const struct fg_packet *pkt)
 {
+	void *trie;
+
 	if (pkt->is_ipv6) {
-		struct fg_prefix_v6_key key = { .prefixlen = 32 + 128, .bank = bank };
+		struct fg_prefix_v6_key key = { .prefixlen = 128 };
 
+		trie = bpf_map_lookup_elem(&fg_prefix_v6, &bank);
+		if (!trie)
+			return NULL;
 		__builtin_memcpy(key.addr, pkt->src, 16);
-		return bpf_map_lookup_elem(&fg_prefix_v6, &key);
+		return bpf_map_lookup_elem(trie, &key);
 	} else {
-		struct fg_prefix_v4_key key = { .prefixlen = 32 + 32, .bank = bank };
+		struct fg_prefix_v4_key key = { .prefixlen = 32 };
 
+		trie = bpf_map_lookup_elem(&fg_prefix_v4, &bank);
+		if (!trie)
+			return NULL;
 		__builtin_memcpy(key.addr, pkt->src + 12, 4);
-		return bpf_map_lookup_elem(&fg_prefix_v4, &key);
+		return bpf_map_lookup_elem(trie, &key);
 	}
 }
 

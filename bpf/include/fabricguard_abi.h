@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define FG_ABI_VERSION 1
+#define FG_ABI_VERSION 2
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -101,22 +101,23 @@ enum fg_unowned {
 /* ---- Map keys and values ------------------------------------------------ */
 
 /*
- * Policy generations: every policy map key starts with a bank (generation & 1).
- * A packet reads fg_state.active_bank once and makes every lookup in that
- * bank, so it is judged by exactly one generation while the agent fills the
- * standby bank and flips.
+ * Policy generations: two banks (generation & 1). A packet reads
+ * fg_state.active_bank once and makes every lookup in that bank, so it is
+ * judged by exactly one generation while the agent fills the standby bank and
+ * flips. The small maps carry the bank in their keys; the prefix tries are
+ * one per bank, in an array of maps indexed by bank, so a new policy's trie
+ * is built fresh and swapped in with one update (and the kernel frees the old
+ * one after an RCU grace period), never emptied entry by entry.
  */
 
-/* fg_prefix_v4 / fg_prefix_v6: LPM tries. prefixlen counts the 32 bank bits. */
+/* The inner tries of fg_prefix_v4 / fg_prefix_v6 (arrays of maps, FG_BANKS slots). */
 struct fg_prefix_v4_key {
 	__u32 prefixlen;
-	__u32 bank;
 	__u8 addr[4];
 };
 
 struct fg_prefix_v6_key {
 	__u32 prefixlen;
-	__u32 bank;
 	__u8 addr[16];
 };
 

@@ -11,20 +11,38 @@
 
 #include "fabricguard_abi.h"
 
-struct {
+/* One trie per bank; the agent creates each with this very shape
+ * (ABIMaps.tries on the Swift side) and swaps it into its slot. Sizes, not
+ * __type: clang describes types reached only through these pointers as
+ * forward declarations, whose size libbpf cannot determine. */
+struct fg_prefix_v4_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct fg_prefix_v4_key);
-	__type(value, struct fg_prefix_value);
-	__uint(max_entries, FG_MAX_PREFIXES * FG_BANKS);
+	__uint(key_size, sizeof(struct fg_prefix_v4_key));
+	__uint(value_size, sizeof(struct fg_prefix_value));
+	__uint(max_entries, FG_MAX_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
+};
+
+struct fg_prefix_v6_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(key_size, sizeof(struct fg_prefix_v6_key));
+	__uint(value_size, sizeof(struct fg_prefix_value));
+	__uint(max_entries, FG_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, FG_BANKS);
+	__type(key, __u32);
+	__array(values, struct fg_prefix_v4_trie);
 } fg_prefix_v4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct fg_prefix_v6_key);
-	__type(value, struct fg_prefix_value);
-	__uint(max_entries, FG_MAX_PREFIXES * FG_BANKS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, FG_BANKS);
+	__type(key, __u32);
+	__array(values, struct fg_prefix_v6_trie);
 } fg_prefix_v6 SEC(".maps");
 
 struct {

@@ -62,6 +62,10 @@ struct fg_map_facts {
 };
 int fg_map_facts(int map_fd, struct fg_map_facts *facts);
 
+/* A new map outside any object (an inner map for an array of maps); the fd, or -errno. */
+int fg_map_create(uint32_t type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+		  uint32_t flags);
+
 struct fg_link_facts {
 	uint32_t type, id, prog_id, ifindex;
 };
