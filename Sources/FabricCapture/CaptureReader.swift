@@ -75,12 +75,14 @@ public final class CaptureReader {
     /// The next frame, nil at the end; a corrupt or truncated capture throws,
     /// naming the frame and how far the reading got.
     public func next() throws(CaptureError) -> CapturedFrame? {
-        try withNextFrame { header, bytes in
-            CapturedFrame(
+        var frame: CapturedFrame?
+        _ = try withNextFrame { header, bytes in
+            frame = CapturedFrame(
                 number: header.number, seconds: header.seconds, microseconds: header.microseconds,
                 interfaceIndex: header.interfaceIndex, direction: header.direction, frame: Array(bytes),
                 wireLength: header.wireLength)
         }
+        return frame
     }
 
     /// What `CapturedFrame` says about a frame, without its bytes.
@@ -96,8 +98,9 @@ public final class CaptureReader {
     /// Hands the next frame to `body` without copying it out: libpcap's own
     /// buffer for Ethernet, a reused scratch buffer for a cooked capture's
     /// rebuilt Ethernet frame. The bytes are valid only during the call (the
-    /// dry-run's way through ten million frames). Nil at the end.
-    public func withNextFrame<Result>(_ body: (FrameHeader, UnsafeRawBufferPointer) -> Result) throws(CaptureError) -> Result? {
+    /// dry-run's way through ten million frames). False at the end. Not
+    /// generic on purpose: a generic result costs a metadata lookup per frame.
+    public func withNextFrame(_ body: (FrameHeader, UnsafeRawBufferPointer) -> Void) throws(CaptureError) -> Bool {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let result = pcap_next_ex(handle, &header, &data)
@@ -105,13 +108,13 @@ public final class CaptureReader {
         case 1:
             break
         case PCAP_ERROR_BREAK:
-            return nil
+            return false
         default:
             let cause = String(cString: pcap_geterr(handle))
             throw CaptureError(
                 message: "read capture \(path): frame \(count + 1): \(cause) (\(count) frames read before it)")
         }
-        guard let header, let data else { return nil }
+        guard let header, let data else { return false }
         count += 1
         let captured = UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen))
         let wire = Int(header.pointee.len)
@@ -121,22 +124,30 @@ public final class CaptureReader {
             direction: nil, wireLength: wire)
         switch linkType {
         case .ethernet:
-            return body(frame, captured)
+            body(frame, captured)
+            return true
         case .linuxCookedV2:
             // protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8), then the L3 payload.
-            guard captured.count >= 20 else { return body(frame.cutShort(), UnsafeRawBufferPointer(start: nil, count: 0)) }
+            guard captured.count >= 20 else {
+                body(frame.cutShort(), UnsafeRawBufferPointer(start: nil, count: 0))
+                return true
+            }
             frame.interfaceIndex = UInt32(captured[4]) << 24 | UInt32(captured[5]) << 16 | UInt32(captured[6]) << 8 | UInt32(captured[7])
             frame.direction = captured[10] == Self.packetOutgoing ? .egress : .ingress
             frame.wireLength = wire - 20 + 14
             rebuildEthernet(protocol: captured[0..<2], address: captured[12..<18], payload: captured[20...])
         case .linuxCookedV1:
             // pkttype(2) hatype(2) halen(2) addr(8) protocol(2), then the L3 payload.
-            guard captured.count >= 16 else { return body(frame.cutShort(), UnsafeRawBufferPointer(start: nil, count: 0)) }
+            guard captured.count >= 16 else {
+                body(frame.cutShort(), UnsafeRawBufferPointer(start: nil, count: 0))
+                return true
+            }
             frame.direction = captured[1] == Self.packetOutgoing ? .egress : .ingress
             frame.wireLength = wire - 16 + 14
             rebuildEthernet(protocol: captured[14..<16], address: captured[6..<12], payload: captured[16...])
         }
-        return scratch.withUnsafeBytes { body(frame, $0) }
+        scratch.withUnsafeBytes { body(frame, $0) }
+        return true
     }
 
     /// The rebuilt frame of a cooked capture; its storage is reused frame after frame.

@@ -94,7 +94,7 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
     @inlinable
     public mutating func insert(_ key: Key, length: Int, value: Value) {
         precondition(length >= 0 && length <= Key.bitWidth, "prefix length \(length) outside 0...\(Key.bitWidth)")
-        precondition(key & ~Self.mask(length) == 0, "host bits set beyond /\(length)")
+        precondition(key & ~masks[length] == 0, "host bits set beyond /\(length)")
         if indexBits != 0 {
             index = []
             indexBits = 0
@@ -113,7 +113,7 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
             // node never gets here with matched == nodeLength unless length == nodeLength.
             if matched != nodeLength || nodeLength == length { break }
             parent = index
-            side = Self.bit(key, at: nodeLength)
+            side = key & bits[nodeLength] == 0 ? 0 : 1
             index = side == 0 ? node.left : node.right
         }
 
@@ -136,7 +136,7 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
         if matched == length {
             // The new prefix contains the existing subtree, so it slots in above it.
             let node = appendNode(key: key, length: length, value: value)
-            setChild(of: node, side: Self.bit(existing.key, at: length), to: index)
+            setChild(of: node, side: existing.key & bits[length] == 0 ? 0 : 1, to: index)
             setSlot(parent: parent, side: side, to: node)
             return
         }
@@ -144,8 +144,8 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
         // The two prefixes first differ at bit `matched`, which both have: a valueless node
         // covering their common part takes the slot, with each below it on its own side.
         let leaf = appendNode(key: key, length: length, value: value)
-        let junction = appendNode(key: key & Self.mask(matched), length: matched, value: nil)
-        let leafSide = Self.bit(key, at: matched)
+        let junction = appendNode(key: key & masks[matched], length: matched, value: nil)
+        let leafSide = key & bits[matched] == 0 ? 0 : 1
         setChild(of: junction, side: leafSide, to: leaf)
         setChild(of: junction, side: 1 - leafSide, to: index)
         setSlot(parent: parent, side: side, to: junction)
@@ -167,11 +167,11 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
         while index >= 0 {
             let node = nodes[Int(index)]
             let nodeLength = Int(node.length)
-            if nodeLength > length || (node.key ^ key) & Self.mask(nodeLength) != 0 { return nil }
+            if nodeLength > length || (node.key ^ key) & masks[nodeLength] != 0 { return nil }
             if nodeLength == length {
                 return node.key == key ? values[Int(index)] : nil
             }
-            index = Self.bit(key, at: nodeLength) == 0 ? node.left : node.right
+            index = key & bits[nodeLength] == 0 ? node.left : node.right
         }
         return nil
     }
@@ -240,21 +240,13 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
         length == 0 ? 0 : ~Key.zero &<< (Key.bitWidth &- length)
     }
 
-    /// Bit `index` of `key`, counting from the most significant (first on the wire) bit.
-    ///
-    /// Shifting the bit to the top and back takes two dependent instructions where the
-    /// textbook `key >> (bitWidth - 1 - index) & 1` takes four, and this sits on the
-    /// node-to-node critical path of every lookup.
-    @inlinable @inline(__always)
-    static func bit(_ key: Key, at index: Int) -> Int {
-        Int(truncatingIfNeeded: (key &<< index) &>> (Key.bitWidth &- 1))
-    }
 
     /// Builds a direct-indexed first level over the `bits` bits that follow the prefix
     /// every stored key shares (the root's), so a lookup starts deep in the trie instead of
     /// walking the ~log2(n) nodes above it: for 100k prefixes, a 16-bit index (2^16 slots
     /// of 8 bytes) cuts a lookup from ~17 nodes to 1-2, for IPv4 and for IPv6 inside
     /// fd00::/8 alike. Fewer bits when the keys leave fewer below their shared prefix.
+    @inlinable  // specialized where it is used: generic integer code is many times slower
     public mutating func buildIndex(bits wanted: Int) {
         precondition(wanted > 0 && wanted <= 24, "index of \(wanted) bits")
         guard root >= 0 else { return }

@@ -45,6 +45,25 @@ public struct DryRun {
         var destination: IPAddress?
         var ifindex: UInt32
         var cell: Int
+
+        /// Plain words into the hasher: the synthesized hash of optional enums
+        /// with UInt128 payloads costs more than the rest of a judged frame.
+        func hash(into hasher: inout Hasher) {
+            Self.combine(source, into: &hasher)
+            Self.combine(destination, into: &hasher)
+            hasher.combine(UInt64(ifindex) << 32 | UInt64(UInt32(truncatingIfNeeded: cell)))
+        }
+
+        private static func combine(_ address: IPAddress?, into hasher: inout Hasher) {
+            switch address {
+            case .v4(let bits): hasher.combine(UInt64(bits) | 1 << 32)
+            case .v6(let bits):
+                // A UInt128 shifted by a UInt128: shifting by an Int converts through generic code.
+                hasher.combine(UInt64(truncatingIfNeeded: bits &>> (64 as UInt128)))
+                hasher.combine(UInt64(truncatingIfNeeded: bits))
+            case nil: hasher.combine(UInt64(2) << 32)
+            }
+        }
     }
 
     struct FlowTally {

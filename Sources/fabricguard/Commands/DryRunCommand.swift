@@ -89,7 +89,7 @@ struct DryRunCommand: ParsableCommand {
                     frame: bytes, wireLength: captured.wireLength, ifindex: fixedIndex ?? captured.interfaceIndex,
                     direction: direction ?? captured.direction ?? .ingress,
                     time: DryRun.Timestamp(seconds: captured.seconds, microseconds: captured.microseconds))
-            }) != nil {}
+            }) {}
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "dry-run: \(error)")
         }
