@@ -125,6 +125,7 @@ for size in sizes {
 /// 4096 IPv4 and 4096 IPv6 frames, plus the world's policy and host inventory.
 enum CaptureWriter {
     static func write(directory: String, frames: Int, prefixes: Int) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let world = try BenchWorld(prefixes: prefixes, seed: 0xd4e)
         try world.policyYAML.write(toFile: directory + "/policy.yaml", atomically: true, encoding: .utf8)
         try JSONEncoder().encode(BenchWorld.defaultHost).write(to: URL(fileURLWithPath: directory + "/host.json"))
