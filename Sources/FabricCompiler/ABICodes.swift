@@ -171,6 +171,7 @@ public enum ABILimits {
     public static let maxInterfaces = Int(FG_MAX_INTERFACES)
     public static let maxPrefixes = Int(FG_MAX_PREFIXES)
     public static let maxLocalAddresses = Int(FG_MAX_LOCAL_ADDRS)
+    public static let fastSources = Int(FG_FAST_SOURCES)
     public static let maxVLANTags = Int(FG_MAX_VLAN_TAGS)
     public static let unmanagedSlot = UInt32(FG_UNMANAGED_SLOT)
 }

@@ -26,6 +26,15 @@ extension MapPlan {
             value.counter_slot = entry.counterSlot
             value.egress = entry.egress.abiValue
             value.ingress = entry.ingress.abiValue
+            withUnsafeMutableBytes(of: &value.fast) { slots in
+                for (index, fast) in entry.fastSources.prefix(ABILimits.fastSources).enumerated() {
+                    var source = fg_fast_source()
+                    copy(IPAddress.v6(fast.address.mappedV6).bytes, into: &source.addr)
+                    source.reason = UInt32(fast.reason.rawValue)
+                    source.used = 1
+                    slots.storeBytes(of: source, toByteOffset: index * MemoryLayout<fg_fast_source>.stride, as: fg_fast_source.self)
+                }
+            }
             entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: key), value: bytes(of: value)))
         }
 

@@ -53,10 +53,13 @@ public struct InterfaceEntry: Sendable, Equatable, Codable {
     public var counterSlot: UInt32
     public var egress: DirectionConfig
     public var ingress: DirectionConfig
+    /// Host addresses that pass when they leave this interface (ok or exempt),
+    /// at most `ABILimits.fastSources`: the programs answer these without a prefix lookup.
+    public var fastSources: [FastSource]
 
     public init(
         name: String, ifindex: UInt32, fabricID: UInt32, fabric: String, counterSlot: UInt32,
-        egress: DirectionConfig, ingress: DirectionConfig
+        egress: DirectionConfig, ingress: DirectionConfig, fastSources: [FastSource] = []
     ) {
         self.name = name
         self.ifindex = ifindex
@@ -65,6 +68,7 @@ public struct InterfaceEntry: Sendable, Equatable, Codable {
         self.counterSlot = counterSlot
         self.egress = egress
         self.ingress = ingress
+        self.fastSources = fastSources
     }
 
     public func config(_ direction: Direction) -> DirectionConfig { direction == .egress ? egress : ingress }
@@ -73,6 +77,18 @@ public struct InterfaceEntry: Sendable, Equatable, Codable {
         case name, ifindex, fabric, egress, ingress
         case fabricID = "fabric_id"
         case counterSlot = "counter_slot"
+        case fastSources = "fast_sources"
+    }
+}
+
+/// A host address and the egress reason it passes with on one interface.
+public struct FastSource: Sendable, Equatable, Codable {
+    public var address: IPAddress
+    public var reason: Reason
+
+    public init(address: IPAddress, reason: Reason) {
+        self.address = address
+        self.reason = reason
     }
 }
 

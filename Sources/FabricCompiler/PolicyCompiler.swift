@@ -95,7 +95,12 @@ public enum PolicyCompiler {
         }
 
         // Local addresses: owner and redirect target; warnings for the suspicious ones.
-        let (locals, localWarnings) = localAddresses(policy, host: host, fabrics: fabrics, prefixes: prefixes)
+        var table = PrefixTable<PrefixEntry>()
+        for entry in prefixes { table.insert(entry.prefix, value: entry) }
+        let (locals, localWarnings) = localAddresses(policy, host: host, fabrics: fabrics, table: table)
+        for index in interfaces.indices {
+            interfaces[index].fastSources = fastSources(for: interfaces[index], host: host, table: table)
+        }
         warnings += localWarnings
         if locals.count > ABILimits.maxLocalAddresses {
             problems.append(source.diagnostic(
@@ -168,12 +173,34 @@ public enum PolicyCompiler {
         return entries
     }
 
-    /// `prefixes` is the merged table: its longest match gives owner and exemption at once.
+    /// The host addresses that pass when they leave `entry` (SPEC 3, egress
+    /// steps 4-5: exempt, or owned by the interface's fabric), the interface's
+    /// own first, at most `ABILimits.fastSources`. The programs answer these
+    /// from the interface's entry; the verdict is the one the full decision gives.
+    static func fastSources(for entry: InterfaceEntry, host: HostInventory, table: PrefixTable<PrefixEntry>) -> [FastSource] {
+        guard entry.egress.mode != .off else { return [] }
+        // A fixed order whatever order the inventory lists things in: the same plan, the same bytes.
+        let links = host.interfaces.sorted { ($0.name == entry.name ? 0 : 1, $0.index) < ($1.name == entry.name ? 0 : 1, $1.index) }
+        var sources: [FastSource] = []
+        for link in links {
+            for hostAddress in link.addresses.sorted(by: { $0.address < $1.address })
+            where !sources.contains(where: { $0.address == hostAddress.address }) {
+                guard sources.count < ABILimits.fastSources else { return sources }
+                let match = table.longestMatch(hostAddress.address)?.value
+                if match?.exempt == true {
+                    sources.append(FastSource(address: hostAddress.address, reason: .exempt))
+                } else if let owner = match?.fabricID, owner != 0, owner == entry.fabricID {
+                    sources.append(FastSource(address: hostAddress.address, reason: .ok))
+                }
+            }
+        }
+        return sources
+    }
+
+    /// `table` is the merged prefix table: its longest match gives owner and exemption at once.
     static func localAddresses(
-        _ policy: Policy, host: HostInventory, fabrics: [FabricEntry], prefixes: [PrefixEntry]
+        _ policy: Policy, host: HostInventory, fabrics: [FabricEntry], table: PrefixTable<PrefixEntry>
     ) -> ([LocalEntry], [PolicyDiagnostic]) {
-        var table = PrefixTable<PrefixEntry>()
-        for entry in prefixes { table.insert(entry.prefix, value: entry) }
 
         var byAddress: [IPAddress: (entry: LocalEntry, serves: Bool)] = [:]
         var warnings: [PolicyDiagnostic] = []

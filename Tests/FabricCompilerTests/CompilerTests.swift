@@ -78,6 +78,20 @@ struct CompilerTests {
               },
               "fabric" : "san-a",
               "fabric_id" : 1,
+              "fast_sources" : [
+                {
+                  "address" : "10.1.0.5",
+                  "reason" : "ok"
+                },
+                {
+                  "address" : "fd00:a::5",
+                  "reason" : "ok"
+                },
+                {
+                  "address" : "fe80::3",
+                  "reason" : "exempt"
+                }
+              ],
               "ifindex" : 3,
               "ingress" : {
                 "action" : "drop",
@@ -102,6 +116,20 @@ struct CompilerTests {
               },
               "fabric" : "san-b",
               "fabric_id" : 2,
+              "fast_sources" : [
+                {
+                  "address" : "10.2.0.5",
+                  "reason" : "ok"
+                },
+                {
+                  "address" : "fd00:b::5",
+                  "reason" : "ok"
+                },
+                {
+                  "address" : "fe80::3",
+                  "reason" : "exempt"
+                }
+              ],
               "ifindex" : 4,
               "ingress" : {
                 "action" : "drop",
@@ -181,7 +209,7 @@ struct CompilerTests {
         }
         """
 
-    static let goldenDigest = "sha256:8f679de3712bf09570a082f9b755bece34afcbdda60c6c90b8ab2e756a6a10f6"
+    static let goldenDigest = "sha256:573c35f2ca7c21382f1c6cbfee806f8cc9f8d06e040359e3098cbf9961789c31"
 
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()

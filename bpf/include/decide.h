@@ -126,6 +126,17 @@ static __always_inline struct fg_local_value *fg_lookup_local(__u32 bank, const 
 	return bpf_map_lookup_elem(&fg_locals, &key);
 }
 
+static __always_inline int fg_addr_equal(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
 static __always_inline struct fg_verdict fg_verdict_of(__u32 reason, __u32 action, __u32 slot)
 {
 	struct fg_verdict v = { .reason = reason, .action = action, .counter_slot = slot };
@@ -200,6 +211,17 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 		return fg_verdict_of(FG_REASON_NOT_IP, FG_ACTION_PASS, slot);
 	if (parsed == FG_PARSED_MALFORMED)
 		return fg_violation(FG_REASON_MALFORMED, &cfg, 0, bank, &pkt, 0, slot);
+
+	/* Egress from one of the host's own addresses that this interface passes
+	 * (steps 4-5 precomputed by the compiler): no prefix lookup. */
+	if (direction == FG_DIR_EGRESS) {
+		for (int i = 0; i < FG_FAST_SOURCES; i++) {
+			if (!iface->fast[i].used)
+				break;
+			if (fg_addr_equal(iface->fast[i].addr, pkt.src))
+				return fg_verdict_of(iface->fast[i].reason, FG_ACTION_PASS, slot);
+		}
+	}
 
 	/* 4. Exempt sources (DHCP, DAD, link-local) pass in both directions. */
 	source = fg_lookup_source(bank, &pkt);

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define FG_ABI_VERSION 2
+#define FG_ABI_VERSION 3
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -26,6 +26,7 @@
 #define FG_MAX_VLAN_TAGS 2         /* 802.1Q / 802.1ad tags skipped per frame */
 #define FG_MAX_PREFIXES 1048576    /* per family and per bank */
 #define FG_MAX_LOCAL_ADDRS 4096    /* per bank */
+#define FG_FAST_SOURCES 4          /* local sources an interface passes on egress without a prefix lookup */
 #define FG_BANKS 2                 /* active + standby policy generation */
 #define FG_EVENT_HEAD_LEN 128      /* bytes of the frame copied into an event */
 #define FG_DIGEST_LEN 32           /* SHA-256 of the compiled plan */
@@ -144,11 +145,24 @@ struct fg_interface_key {
 	__u32 ifindex;
 };
 
+/*
+ * A host address that leaving this interface passes with `reason` (ok or
+ * exempt), precomputed by the compiler from the same prefix table: egress
+ * sources are nearly always the host's own, and this answers them without
+ * the trie. Anything else (violations included) takes the full path.
+ */
+struct fg_fast_source {
+	__u8 addr[16];  /* IPv4 as ::ffff:a.b.c.d */
+	__u32 reason;   /* FG_REASON_OK or FG_REASON_EXEMPT */
+	__u32 used;     /* 0: an empty slot, and the end of the list */
+};
+
 struct fg_interface_value {
 	__u32 fabric_id;
 	__u32 counter_slot; /* 0..FG_MAX_INTERFACES-1 */
 	struct fg_dir_config egress;
 	struct fg_dir_config ingress;
+	struct fg_fast_source fast[FG_FAST_SOURCES];
 };
 
 /* fg_locals: hash, this host's addresses owned by a fabric. IPv4 is stored
