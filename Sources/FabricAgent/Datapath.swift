@@ -94,7 +94,8 @@ public protocol Datapath: AnyObject {
     func generation() throws -> GenerationState?
     func record() throws -> AgentRecord?
 
-    /// Removes every entry of `bank` from the policy maps.
+    /// Removes `bank`'s entries from the small policy maps (interfaces, locals,
+    /// fabrics); its prefix tries are replaced whole by `write`.
     func clearBank(_ bank: UInt32) throws
     /// Writes `bank`'s entries (`MapPlan.entries(bank:)`), giving the bank fresh prefix tries.
     func write(_ entries: [MapEntry], bank: UInt32) throws

@@ -33,8 +33,5 @@ public enum ABIMaps {
         FG_MAP_PREFIX_V6: Spec(name: "fg_trie_v6", keySize: MemoryLayout<fg_prefix_v6_key>.size, valueSize: MemoryLayout<fg_prefix_value>.size),
     ]
 
-    /// The maps that hold the policy, in both banks; the agent clears and fills these.
-    public static let policyMaps = [FG_MAP_INTERFACES, FG_MAP_FABRICS, FG_MAP_PREFIX_V4, FG_MAP_PREFIX_V6, FG_MAP_LOCALS]
-
     public static let programs = [FG_PROG_TC_EGRESS, FG_PROG_TC_INGRESS, FG_PROG_XDP_INGRESS]
 }
