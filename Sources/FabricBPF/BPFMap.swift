@@ -92,12 +92,6 @@ public final class BPFMap: @unchecked Sendable {
         return value
     }
 
-    /// Every key, in the kernel's iteration order.
-    public func keys() throws(BPFError) -> [[UInt8]] {
-        let packed = try packedKeys()
-        return stride(from: 0, to: packed.count, by: facts.keySize).map { Array(packed[$0..<$0 + facts.keySize]) }
-    }
-
     /// Every key, back to back in one buffer (no array per key: maps hold a million).
     public func packedKeys() throws(BPFError) -> [UInt8] {
         var keys: [UInt8] = []

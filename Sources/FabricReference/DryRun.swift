@@ -109,7 +109,8 @@ public struct DryRun {
             if let ifindex { unattributedIndexes.insert(ifindex) }
             return
         }
-        let decision = datapath.decide(frame: frame, ifindex: ifindex, direction: direction)
+        var parsed: ParsedFrame?
+        let decision = datapath.decide(frame: frame, ifindex: ifindex, direction: direction, parsed: &parsed)
         judged += 1
         verdicts[Self.verdictIndex(decision.verdict)] += 1
         if ifindex != last.ifindex {
@@ -120,7 +121,7 @@ public struct DryRun {
         packets[counter] += 1
         bytes[counter] += UInt64(wireLength)
         guard decision.action != .pass else { return }
-        let addresses = FrameAddresses.of(frame)
+        let addresses = parsed.map(FrameAddresses.of) ?? (source: nil, destination: nil)
         let key = FlowKey(source: addresses.source, destination: addresses.destination, ifindex: ifindex, cell: cell)
         if var tally = flows[key] {
             tally.packets += 1
@@ -222,13 +223,9 @@ public struct DryRunReport: Sendable, Codable {
 }
 
 /// The source and destination a frame carries (ARP: sender and target), for reports.
-public enum FrameAddresses {
-    public static func of(_ frame: [UInt8]) -> (source: IPAddress?, destination: IPAddress?) {
-        frame.withUnsafeBytes { of($0) }
-    }
-
-    public static func of(_ bytes: UnsafeRawBufferPointer) -> (source: IPAddress?, destination: IPAddress?) {
-        switch ReferenceDatapath.classify(bytes) {
+enum FrameAddresses {
+    static func of(_ parsed: ParsedFrame) -> (source: IPAddress?, destination: IPAddress?) {
+        switch parsed {
         case .ipv4(let source, let destination): (.v4(source), .v4(destination))
         case .ipv6(let source, let destination): (.v6(source), .v6(destination))
         case .arp(let sender, let target): (.v4(sender), target.map { .v4($0) })

@@ -153,6 +153,14 @@ public struct ReferenceDatapath: Sendable {
 
     /// The decision for one frame leaving (egress) or arriving on (ingress) `ifindex`.
     public func decide(frame: UnsafeRawBufferPointer, ifindex: UInt32, direction: Direction) -> Decision {
+        var parsed: ParsedFrame?
+        return decide(frame: frame, ifindex: ifindex, direction: direction, parsed: &parsed)
+    }
+
+    /// The same, handing back the parsed headers when the frame was parsed (it
+    /// always is when the verdict is a violation), so a caller that reports on
+    /// the frame does not parse it twice.
+    func decide(frame: UnsafeRawBufferPointer, ifindex: UInt32, direction: Direction, parsed: inout ParsedFrame?) -> Decision {
         // 1. fabric(I) is none, or the hook is off in this direction: not ours to judge.
         guard let interface = interfaces.rule(for: ifindex) else {
             return Decision(reason: .unmanaged, action: .pass, counterSlot: ABILimits.unmanagedSlot)
@@ -168,7 +176,9 @@ public struct ReferenceDatapath: Sendable {
         let sourceKey: UInt128
         let destinationKey: UInt128?
         var isARP = false
-        switch Self.classify(frame) {
+        let classified = Self.classify(frame)
+        parsed = classified
+        switch classified {
         case .notIP:
             return Decision(reason: .notIP, action: .pass, counterSlot: slot)
         case .malformed:

@@ -128,6 +128,21 @@ final class Lab {
         }?["packets"] as? Int ?? 0
     }
 
+    /// fabricguard's programs on a host interface, as bpftool sees them (XDP and tc).
+    func ourPrograms(_ interface: String) throws -> Int {
+        let shown = try run(.host, ["bpftool", "-j", "net", "show", "dev", interface]).output
+        let sections = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]] ?? []
+        return sections.reduce(0) { count, section in
+            count + ((section["xdp"] as? [Any])?.count ?? 0) + ((section["tc"] as? [Any])?.count ?? 0)
+        }
+    }
+
+    /// fabricguard's tc filters on a host interface's `direction` (egress, ingress).
+    func tcFilters(_ interface: String, _ direction: String) throws -> Int {
+        let shown = try run(.host, ["tc", "filter", "show", "dev", interface, direction]).output
+        return shown.split(separator: "\n").filter { $0.contains("fg_tc_") }.count
+    }
+
     /// A `scripts/probe` verb in the background; `start` returns once its
     /// socket is bound (it creates the ready file), never after a guessed sleep.
     func probe(_ role: Role, _ arguments: [String], ready: Bool = true) throws -> BackgroundProbe {

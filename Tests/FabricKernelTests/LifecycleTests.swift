@@ -4,20 +4,6 @@ import Testing
 /// apply / status / stats / unload for real, in a throwaway two-namespace lab.
 @Suite("Kernel tier: lifecycle", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
 struct LifecycleTests {
-    /// Programs on a lab host interface, as bpftool sees them (XDP and tc).
-    func ourPrograms(_ lab: Lab, _ interface: String) throws -> Int {
-        let shown = try lab.run(.host, ["bpftool", "-j", "net", "show", "dev", interface]).output
-        let sections = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]] ?? []
-        return sections.reduce(0) { count, section in
-            count + ((section["xdp"] as? [Any])?.count ?? 0) + ((section["tc"] as? [Any])?.count ?? 0)
-        }
-    }
-
-    func tcFilters(_ lab: Lab, _ interface: String, _ direction: String) throws -> Int {
-        let shown = try lab.run(.host, ["tc", "filter", "show", "dev", interface, direction]).output
-        return shown.split(separator: "\n").filter { $0.contains("fg_tc_") }.count
-    }
-
     @Test func applyAdoptRejectSurviveUnload() throws {
         let lab = try Lab("life")
         defer { lab.close() }
@@ -35,7 +21,7 @@ struct LifecycleTests {
             #expect(hooks == ["tc-egress", "xdp"], "\(interface)")
             #expect((interface["missing"] as? [Any])?.isEmpty == true)
         }
-        #expect(try ourPrograms(lab, "mgmt0") == 0)
+        #expect(try lab.ourPrograms("mgmt0") == 0)
         let digest = status["digest"] as? String
 
         // apply again: adopted, nothing duplicated, generation 2, same digest.
@@ -44,8 +30,8 @@ struct LifecycleTests {
         #expect(status["generation"] as? Int == 2)
         #expect(status["digest"] as? String == digest)
         for interface in ["sana0", "sanb0"] {
-            #expect(try tcFilters(lab, interface, "egress") == 1)
-            #expect(try ourPrograms(lab, interface) == 2)
+            #expect(try lab.tcFilters(interface, "egress") == 1)
+            #expect(try lab.ourPrograms(interface) == 2)
         }
 
         // A broken policy: exit 2, the running generation untouched.
@@ -71,8 +57,8 @@ struct LifecycleTests {
         let unloaded = try lab.fabricguard("unload")
         #expect(unloaded.status == 0 && unloaded.output.contains("unloaded"))
         for interface in ["sana0", "sanb0"] {
-            #expect(try ourPrograms(lab, interface) == 0)
-            #expect(try tcFilters(lab, interface, "egress") == 0)
+            #expect(try lab.ourPrograms(interface) == 0)
+            #expect(try lab.tcFilters(interface, "egress") == 0)
         }
         #expect(!FileManager.default.fileExists(atPath: lab.pinDir))
         #expect(try lab.fabricguard("unload").output.contains("nothing to unload"))
@@ -94,7 +80,7 @@ struct LifecycleTests {
         #expect(hooks.first { $0.0 == "sanb0" }?.1 == ["tc-ingress"])
         // Back to XDP: the tc ingress filter goes, XDP comes, nothing doubled.
         #expect(try lab.fabricguard("apply", "--policy", policy).status == 0)
-        #expect(try tcFilters(lab, "sana0", "ingress") == 0)
-        #expect(try ourPrograms(lab, "sana0") == 2)
+        #expect(try lab.tcFilters("sana0", "ingress") == 0)
+        #expect(try lab.ourPrograms("sana0") == 2)
     }
 }

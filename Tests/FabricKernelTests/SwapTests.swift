@@ -92,8 +92,7 @@ struct SwapTests {
             #expect((interface["hooks"] as? [[String: Any]])?.count == 2, "\(interface)")
         }
         for interface in ["sana0", "sanb0"] {
-            let filters = try lab.run(.host, ["tc", "filter", "show", "dev", interface, "egress"]).output
-            #expect(filters.split(separator: "\n").filter { $0.contains("fg_tc_") }.count == 1, "\(filters)")
+            #expect(try lab.tcFilters(interface, "egress") == 1, "\(interface)")
         }
         let (b, pb) = (lab.host["sanb0"]!, lab.array["portb"]!)
         #expect(try lab.udp(.host, b.ipv4, .array, pb.ipv4, port: 9602) == 0)
