@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include "cfabric_abi.h"
 
-_Static_assert(sizeof(struct fg_prefix_v4_key) == 8, "fg_prefix_v4_key");
-_Static_assert(sizeof(struct fg_prefix_v6_key) == 20, "fg_prefix_v6_key");
-_Static_assert(sizeof(struct fg_prefix_value) == 8, "fg_prefix_value");
+_Static_assert(sizeof(struct fg_prefix_bucket) == 64, "fg_prefix_bucket: one cache line");
+_Static_assert(sizeof(struct fg_prefix_table) == 32, "fg_prefix_table");
+_Static_assert(sizeof(struct fg_prefix_tables) == 8 + 32 * FG_MAX_PREFIX_LENGTHS, "fg_prefix_tables");
 _Static_assert(sizeof(struct fg_dir_config) == 4, "fg_dir_config");
 _Static_assert(sizeof(struct fg_interface_key) == 8, "fg_interface_key");
 _Static_assert(sizeof(struct fg_fast_source) == 24, "fg_fast_source");

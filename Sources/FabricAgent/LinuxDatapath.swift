@@ -109,7 +109,7 @@ public final class LinuxDatapath: Datapath {
 
     public func clearBank(_ bank: UInt32) throws {
         // Where each policy map keeps the bank in its key.
-        // The prefix tries need nothing: `write` gives the bank fresh ones.
+        // fg_prefix_tables and the bucket arrays need nothing: `write` overwrites a bank's whole tables.
         let bankOffset = [FG_MAP_INTERFACES: 0, FG_MAP_LOCALS: 0]
         for (name, offset) in bankOffset {
             let map = try map(name)

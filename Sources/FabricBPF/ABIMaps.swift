@@ -1,4 +1,5 @@
 import CFabricABI
+import CLibBPF
 
 /// The key and value layout of every map named in the ABI header, taken from
 /// the imported C structs themselves (never restated by hand).
@@ -10,9 +11,9 @@ public enum ABIMaps {
     }
 
     public static let all: [Spec] = [
-        // Arrays of maps: the bank as key, an inner trie (`tries`) as value.
-        Spec(name: FG_MAP_PREFIX_V4, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<UInt32>.size),
-        Spec(name: FG_MAP_PREFIX_V6, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<UInt32>.size),
+        // An array of maps: the bank as key, that bank's bucket array (`buckets`) as value.
+        Spec(name: FG_MAP_PREFIXES, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<UInt32>.size),
+        Spec(name: FG_MAP_PREFIX_TABLES, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_prefix_tables>.size),
         Spec(name: FG_MAP_INTERFACES, keySize: MemoryLayout<fg_interface_key>.size, valueSize: MemoryLayout<fg_interface_value>.size),
         Spec(name: FG_MAP_LOCALS, keySize: MemoryLayout<fg_local_key>.size, valueSize: MemoryLayout<fg_local_value>.size),
         Spec(name: FG_MAP_FABRICS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_fabric_value>.size),
@@ -24,14 +25,12 @@ public enum ABIMaps {
         Spec(name: FG_MAP_LAST_VERDICT, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_verdict>.size),
     ]
 
-    public static func spec(named name: String) -> Spec? { all.first { $0.name == name } ?? tries.values.first { $0.name == name } }
+    public static func spec(named name: String) -> Spec? { all.first { $0.name == name } ?? (name == buckets.name ? buckets : nil) }
 
-    /// The per-bank tries held by the arrays of maps, by outer map: shaped like
-    /// maps.h's fg_prefix_v4_trie / fg_prefix_v6_trie (LPM, FG_MAX_PREFIXES, no prealloc).
-    public static let tries: [String: Spec] = [
-        FG_MAP_PREFIX_V4: Spec(name: "fg_trie_v4", keySize: MemoryLayout<fg_prefix_v4_key>.size, valueSize: MemoryLayout<fg_prefix_value>.size),
-        FG_MAP_PREFIX_V6: Spec(name: "fg_trie_v6", keySize: MemoryLayout<fg_prefix_v6_key>.size, valueSize: MemoryLayout<fg_prefix_value>.size),
-    ]
+    /// A bank's bucket array, held by fg_prefixes: shaped like maps.h's
+    /// fg_prefix_buckets (an array, sized per policy, `bucketFlags`).
+    public static let buckets = Spec(name: "fg_buckets", keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_prefix_bucket>.size)
+    public static let bucketFlags = UInt32(BPF_F_INNER_MAP | BPF_F_MMAPABLE)
 
     public static let programs = [FG_PROG_TC_EGRESS, FG_PROG_TC_INGRESS, FG_PROG_XDP_INGRESS]
 }

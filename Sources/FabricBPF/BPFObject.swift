@@ -128,6 +128,7 @@ public final class BPFObject: @unchecked Sendable {
         public var keySize: Int
         public var valueSize: Int
         public var maxEntries: Int
+        public var flags: UInt32
         /// For an array of maps: the shape its inner maps must have.
         public indirect enum Inner: Sendable, Equatable { case none, map(DeclaredMap) }
         public var inner: Inner = .none
@@ -138,7 +139,7 @@ public final class BPFObject: @unchecked Sendable {
             DeclaredMap(
                 name: String(cString: bpf_map__name(map)), type: bpf_map__type(map).rawValue,
                 keySize: Int(bpf_map__key_size(map)), valueSize: Int(bpf_map__value_size(map)),
-                maxEntries: Int(bpf_map__max_entries(map)), inner: bpf_map__inner_map(map).map { .map(shape($0)) } ?? .none)
+                maxEntries: Int(bpf_map__max_entries(map)), flags: bpf_map__map_flags(map), inner: bpf_map__inner_map(map).map { .map(shape($0)) } ?? .none)
         }
         return declaredMaps().map(shape)
     }

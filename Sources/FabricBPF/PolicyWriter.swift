@@ -7,23 +7,22 @@ import Glibc
 #endif
 
 /// Writes one bank of a compiled policy into the policy maps: the one place
-/// that knows which maps carry the bank in their keys and which hold a trie
-/// per bank (the agent and the differential tier both write through it).
+/// that knows which maps carry the bank in their keys and which hold an inner
+/// map per bank (the agent and the differential tier both write through it).
 public enum PolicyWriter {
-    /// Small maps take batch updates of keys that carry the bank. Each prefix
-    /// map gets a fresh trie for `bank`, filled and then swapped into the
-    /// bank's slot in one update: nothing is emptied entry by entry, and the
-    /// trie it replaces is freed by the kernel once no program can be reading it.
+    /// Small maps take batch updates of keys that carry the bank. The bucket
+    /// array (the one fg_prefixes entry) goes into the bank's inner map: in
+    /// place when the one there is large enough, else into a new one swapped
+    /// into the slot with one update (the kernel frees the old one once no
+    /// program can be reading it).
     public static func write(_ entries: [MapEntry], bank: UInt32, maps: (String) throws -> BPFMap) throws {
         var packed: [String: (keys: [UInt8], values: [UInt8])] = [:]
         for entry in entries {
             packed[entry.map, default: ([], [])].keys += entry.key
             packed[entry.map, default: ([], [])].values += entry.value
         }
-        // Every bank gets its tries, empty ones included: a bank's trie is its policy's, never an older one's.
-        for (outer, trie) in ABIMaps.tries.sorted(by: { $0.key < $1.key }) {
-            let content = packed.removeValue(forKey: outer) ?? ([], [])
-            try maps(outer).replaceTrie(slot: bank, shape: trie, keys: content.keys, values: content.values)
+        if let buckets = packed.removeValue(forKey: FG_MAP_PREFIXES) {
+            try maps(FG_MAP_PREFIXES).writeBuckets(slot: bank, bytes: buckets.values)
         }
         for name in packed.keys.sorted() {
             try maps(name).updateBatch(keys: packed[name]!.keys, values: packed[name]!.values)
@@ -32,17 +31,59 @@ public enum PolicyWriter {
 }
 
 extension BPFMap {
-    /// For an array of maps: creates an LPM trie of `shape`, fills it, and puts
-    /// it in `slot` with one update.
-    public func replaceTrie(slot: UInt32, shape: ABIMaps.Spec, keys: [UInt8], values: [UInt8]) throws(BPFError) {
+    /// For fg_prefixes: `bytes` (whole buckets) at the start of the bucket
+    /// array in `slot`. The standby bank is written in place when its array is
+    /// large enough (no program reads it before the flip; replacing an inner
+    /// map instead would wait for an RCU grace period); otherwise a new array
+    /// with an eighth of headroom takes the slot.
+    public func writeBuckets(slot: UInt32, bytes: [UInt8]) throws(BPFError) {
+        let shape = ABIMaps.buckets
+        let needed = bytes.count / shape.valueSize
+        if let current = try innerMap(slot: slot, name: shape.name),
+           current.facts.maxEntries >= needed, current.facts.flags == ABIMaps.bucketFlags {
+            try current.writeMapped(bytes)
+            return
+        }
+        guard needed > 0 else { return }  // no prefixes: the bank's tables list none
+        let perPage = Int(sysconf(Int32(_SC_PAGESIZE))) / shape.valueSize
+        let capacity = (needed + needed / 8 + perPage - 1) / perPage * perPage
         let fd = fg_map_create(
-            UInt32(BPF_MAP_TYPE_LPM_TRIE.rawValue), shape.name, UInt32(shape.keySize), UInt32(shape.valueSize),
-            UInt32(FG_MAX_PREFIXES), UInt32(BPF_F_NO_PREALLOC))
+            UInt32(BPF_MAP_TYPE_ARRAY.rawValue), shape.name, UInt32(shape.keySize), UInt32(shape.valueSize),
+            UInt32(capacity), ABIMaps.bucketFlags)
         guard fd >= 0 else { throw BPFError(verb: "create map", object: shape.name, errno: -fd) }
-        // The array of maps holds its own reference once the trie is in a slot.
+        // The array of maps holds its own reference once the array is in a slot.
         defer { close(fd) }
-        let trie = try BPFMap(name: shape.name, fd: fd, ownsDescriptor: false)
-        if !keys.isEmpty { try trie.updateBatch(keys: keys, values: values) }
+        try BPFMap(name: shape.name, fd: fd, ownsDescriptor: false).writeMapped(bytes)
         try update(key: slot, value: UInt32(bitPattern: fd))
+    }
+
+    /// The inner map in `slot` of an array of maps, nil when the slot is empty.
+    func innerMap(slot: UInt32, name: String) throws(BPFError) -> BPFMap? {
+        var id: UInt32 = 0
+        var key = slot
+        if bpf_map_lookup_elem(fd, &key, &id) < 0 {
+            if errno == ENOENT { return nil }
+            throw BPFError(verb: "look up map", object: self.name, errno: errno)
+        }
+        let inner = try LibBPF.checkErrno(bpf_map_get_fd_by_id(id), "open map", "\(name) (id \(id))")
+        do {
+            return try BPFMap(name: name, fd: inner, ownsDescriptor: true)
+        } catch {
+            close(inner)
+            throw error
+        }
+    }
+
+    /// Copies `bytes` to the start of an mmap-able array's values.
+    func writeMapped(_ bytes: [UInt8]) throws(BPFError) {
+        guard !bytes.isEmpty else { return }
+        let length = facts.maxEntries * facts.valueSize
+        guard bytes.count <= length else {
+            throw BPFError(verb: "write map", object: name, errno: E2BIG, detail: "\(bytes.count) bytes exceed \(length)")
+        }
+        let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let base, base != MAP_FAILED else { throw BPFError(verb: "map", object: name, errno: errno) }
+        defer { munmap(base, length) }
+        bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 }

@@ -170,6 +170,7 @@ public enum ABILimits {
     public static let maxFabrics = Int(FG_MAX_FABRICS)
     public static let maxInterfaces = Int(FG_MAX_INTERFACES)
     public static let maxPrefixes = Int(FG_MAX_PREFIXES)
+    public static let maxPrefixLengths = Int(FG_MAX_PREFIX_LENGTHS)
     public static let maxLocalAddresses = Int(FG_MAX_LOCAL_ADDRS)
     public static let fastSources = Int(FG_FAST_SOURCES)
     public static let maxVLANTags = Int(FG_MAX_VLAN_TAGS)

@@ -10,12 +10,26 @@ public struct MapEntry: Sendable, Equatable {
 
 extension MapPlan {
     /// Every policy map entry for one bank, built from the ABI header's own
-    /// structs so the bytes are the ones the programs read. Ordered by map,
-    /// then by key as the plan orders them. Prefix entries (`fg_prefix_v4/v6`)
-    /// go into that bank's own trie, not into the array of maps itself.
+    /// structs so the bytes are the ones the programs read: the small maps
+    /// (`settingEntries`), then each family's fg_prefix_tables entry and, as
+    /// the one fg_prefixes entry, the bank's whole bucket array (its key is
+    /// the bank; the writer puts the bytes in that bank's inner map).
     public func entries(bank: UInt32) -> [MapEntry] {
+        let buckets = PrefixBuckets(prefixes)
+        var entries = settingEntries(bank: bank)
+        for family in [IPAddress.Family.ipv4, .ipv6] {
+            let index = bank * 2 + (family == .ipv6 ? 1 : 0)
+            entries.append(MapEntry(map: FG_MAP_PREFIX_TABLES, key: bytes(of: index), value: bytes(of: buckets.tables(family))))
+        }
+        entries.append(MapEntry(map: FG_MAP_PREFIXES, key: bytes(of: bank), value: buckets.bytes))
+        return entries
+    }
+
+    /// The entries of the small maps: interfaces, fabrics and local addresses,
+    /// ordered by map, then by key as the plan orders them.
+    func settingEntries(bank: UInt32) -> [MapEntry] {
         var entries: [MapEntry] = []
-        entries.reserveCapacity(prefixes.count + interfaces.count + locals.count + fabrics.count)
+        entries.reserveCapacity(interfaces.count + locals.count + fabrics.count)
 
         for entry in interfaces {
             var key = fg_interface_key()
@@ -45,26 +59,6 @@ extension MapPlan {
             entries.append(MapEntry(map: FG_MAP_FABRICS, key: bytes(of: index), value: bytes(of: value)))
         }
 
-        for entry in prefixes {
-            var value = fg_prefix_value()
-            value.fabric_id = entry.fabricID
-            value.flags = entry.exempt ? UInt32(FG_PREFIX_EXEMPT) : 0
-            // No bank in the key: each bank has a trie of its own (an inner map of fg_prefix_v4/v6).
-            let prefixlen = UInt32(entry.prefix.length)
-            switch entry.prefix.address {
-            case .v4:
-                var key = fg_prefix_v4_key()
-                key.prefixlen = prefixlen
-                copy(entry.prefix.address.bytes, into: &key.addr)
-                entries.append(MapEntry(map: FG_MAP_PREFIX_V4, key: bytes(of: key), value: bytes(of: value)))
-            case .v6:
-                var key = fg_prefix_v6_key()
-                key.prefixlen = prefixlen
-                copy(entry.prefix.address.bytes, into: &key.addr)
-                entries.append(MapEntry(map: FG_MAP_PREFIX_V6, key: bytes(of: key), value: bytes(of: value)))
-            }
-        }
-
         for entry in locals {
             var key = fg_local_key()
             key.bank = bank
@@ -77,17 +71,26 @@ extension MapPlan {
         return entries
     }
 
-    /// SHA-256 over the ABI version and every entry of bank 0: two plans with
-    /// the same digest put the same bytes into the kernel.
+    /// SHA-256 over the ABI version, every small-map entry of bank 0 and the
+    /// merged prefix table (prefix and value word): two plans with the same
+    /// digest put the same bytes into the kernel, since the bucket layout is a
+    /// function of the prefix table alone (and hashing it would cost a pass
+    /// over megabytes at a million prefixes).
     public var digest: [UInt8] {
         var hash = SHA256()
         hash.update(bytes(of: UInt32(FG_ABI_VERSION)))
-        for entry in entries(bank: 0) {
+        for entry in settingEntries(bank: 0) {
             hash.update(Array(entry.map.utf8) + [0])
             hash.update(bytes(of: UInt32(entry.key.count)))
             hash.update(entry.key)
             hash.update(bytes(of: UInt32(entry.value.count)))
             hash.update(entry.value)
+        }
+        hash.update(Array(FG_MAP_PREFIXES.utf8) + [0])
+        for entry in prefixes {
+            hash.update([UInt8(entry.prefix.length), entry.prefix.family == .ipv6 ? 6 : 4])
+            hash.update(entry.prefix.address.bytes)
+            hash.update(bytes(of: entry.bucketValue))
         }
         return hash.finalize()
     }

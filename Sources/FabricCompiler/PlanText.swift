@@ -48,10 +48,10 @@ public enum PlanText {
         section(&lines, "fg_interfaces", plan.interfaces, limit) { entry in
             "ifindex \(entry.ifindex) \(entry.name) -> \(entry.fabric), counter slot \(entry.counterSlot)"
         }
-        section(&lines, "fg_prefix_v4", plan.prefixes.filter { $0.prefix.family == .ipv4 }, limit) { entry in
+        section(&lines, "fg_prefixes (IPv4)", plan.prefixes.filter { $0.prefix.family == .ipv4 }, limit) { entry in
             "\(entry.prefix) -> \(fabricName(entry.fabricID))\(entry.exempt ? ", exempt" : "")"
         }
-        section(&lines, "fg_prefix_v6", plan.prefixes.filter { $0.prefix.family == .ipv6 }, limit) { entry in
+        section(&lines, "fg_prefixes (IPv6)", plan.prefixes.filter { $0.prefix.family == .ipv6 }, limit) { entry in
             "\(entry.prefix) -> \(fabricName(entry.fabricID))\(entry.exempt ? ", exempt" : "")"
         }
         section(&lines, "fg_locals", plan.locals, limit) { entry in

@@ -92,6 +92,12 @@ public enum PolicyCompiler {
                 problems.append(source.diagnostic(
                     "fabrics", "\(count) \(family) prefix entries exceed the limit of \(ABILimits.maxPrefixes)"))
             }
+            // One hash table per length, probed in turn (fabricguard_abi.h, "Prefixes").
+            let lengths = Set(prefixes.lazy.filter { $0.prefix.family == family }.map(\.prefix.length)).sorted()
+            if lengths.count > ABILimits.maxPrefixLengths {
+                problems.append(source.diagnostic(
+                    "fabrics", "\(family) prefixes (exempt ones included) use \(lengths.count) distinct lengths, more than the \(ABILimits.maxPrefixLengths) the datapath supports: /\(lengths.map(String.init).joined(separator: ", /"))"))
+            }
         }
 
         // Local addresses: owner and redirect target; warnings for the suspicious ones.

@@ -209,7 +209,7 @@ struct CompilerTests {
         }
         """
 
-    static let goldenDigest = "sha256:573c35f2ca7c21382f1c6cbfee806f8cc9f8d06e040359e3098cbf9961789c31"
+    static let goldenDigest = "sha256:5ee0eb4b7d1db8153746a835a9aae61758babbbc2eb8b009a0fef035a3cb1213"
 
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()
@@ -250,16 +250,24 @@ struct CompilerTests {
     @Test func entriesUseTheABILayout() throws {
         let plan = try Self.compileTwoFabric().plan
         let entries = plan.entries(bank: 1)
-        let v4 = try #require(entries.first { $0.map == "fg_prefix_v4" && $0.key[4...] == [10, 1, 0, 0] })
-        // prefixlen 24, then the address in network order; no bank: each bank has its own trie.
-        #expect(v4.key == [24, 0, 0, 0, 10, 1, 0, 0])
-        #expect(v4.value == [1, 0, 0, 0, 0, 0, 0, 0])
+        // One fg_prefix_tables entry per family at bank * 2 + family, and the bucket array under the bank.
+        let tables = entries.filter { $0.map == "fg_prefix_tables" }
+        #expect(tables.map(\.key) == [[2, 0, 0, 0], [3, 0, 0, 0]])
+        let buckets = try #require(entries.first { $0.map == "fg_prefixes" })
+        #expect(buckets.key == [1, 0, 0, 0])
+        #expect(buckets.value == PrefixBuckets(plan.prefixes).bytes)
+        // 10.1.0.0/24 owned by fabric 1: its slot holds ::ffff:10.1.0.0 and the used bit with fabric 1.
+        let wanted: [UInt8] = [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 1, 0, 0]
+        let slotOffsets: [Int] = stride(from: 0, to: buckets.value.count, by: 64).flatMap { bucket in (0..<3).map { bucket + $0 * 16 } }
+        let slot = try #require(slotOffsets.first { Array(buckets.value[$0..<$0 + 16]) == wanted })
+        let valueOffset = slot / 64 * 64 + 48 + (slot % 64) / 16 * 4
+        #expect(Array(buckets.value[valueOffset..<valueOffset + 4]) == [1, 0, 0, 0x80])
         let local = try #require(entries.first { $0.map == "fg_locals" && $0.key.suffix(4) == [10, 2, 0, 5] })
         #expect(local.key == [1, 0, 0, 0] + [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 2, 0, 5])
         #expect(local.value == [2, 0, 0, 0, 4, 0, 0, 0])
         let fabric = try #require(entries.first { $0.map == "fg_fabrics" && $0.value == [4, 0, 0, 0, 0, 0, 0, 0] })
         #expect(fabric.key == [66, 0, 0, 0])  // bank 1 * 64 fabrics + id 2
-        #expect(Set(entries.map(\.map)) == ["fg_interfaces", "fg_fabrics", "fg_prefix_v4", "fg_prefix_v6", "fg_locals"])
+        #expect(Set(entries.map(\.map)) == ["fg_interfaces", "fg_fabrics", "fg_locals", "fg_prefix_tables", "fg_prefixes"])
     }
 
     @Test func mergedPrefixesCarryOwnerAndExemption() throws {

@@ -30,18 +30,16 @@ struct ObjectTests {
             #expect(map.keySize == spec.keySize, "\(spec.name) key")
             #expect(map.valueSize == spec.valueSize, "\(spec.name) value")
         }
-        #expect(declared[FG_MAP_PREFIX_V4]?.maxEntries == Int(FG_BANKS))  // one trie per bank
-        // The tries the agent creates have the shape the programs were verified against:
-        // the BPF compiler's sizeof of the key and value structs, Swift's layout of the same.
-        for (outer, trie) in ABIMaps.tries {
-            guard case .map(let inner) = declared[outer]?.inner else {
-                Issue.record("\(outer) declares no inner map")
-                continue
-            }
-            #expect(inner.type == BPF_MAP_TYPE_LPM_TRIE.rawValue, "\(outer)")
-            #expect(inner.keySize == trie.keySize && inner.valueSize == trie.valueSize, "\(outer): \(inner) vs \(trie)")
-            #expect(inner.maxEntries == Int(FG_MAX_PREFIXES))
+        #expect(declared[FG_MAP_PREFIXES]?.maxEntries == Int(FG_BANKS))  // one bucket array per bank
+        // The bucket arrays the agent creates have the shape the programs were verified
+        // against: the BPF compiler's sizeof of the bucket, Swift's layout of the same.
+        guard case .map(let inner) = declared[FG_MAP_PREFIXES]?.inner else {
+            Issue.record("\(FG_MAP_PREFIXES) declares no inner map")
+            return
         }
+        #expect(inner.type == BPF_MAP_TYPE_ARRAY.rawValue)
+        #expect(inner.keySize == ABIMaps.buckets.keySize && inner.valueSize == ABIMaps.buckets.valueSize, "\(inner)")
+        #expect(inner.flags == ABIMaps.bucketFlags)
         #expect(declared[FG_MAP_COUNTERS]?.maxEntries == Int(FG_COUNTER_ENTRIES))
     }
 
@@ -50,8 +48,10 @@ struct ObjectTests {
     }
 
     @Test(arguments: [
-        // fg_prefix_v4_key / v6_key / value: the inner tries' sizes are checked above instead
-        // (clang keeps them out of BTF: they are reached only through sizeof).
+        // fg_prefix_bucket: the inner map's value size is checked above instead
+        // (clang keeps it out of BTF: it is reached only through sizeof).
+        ("fg_prefix_tables", MemoryLayout<fg_prefix_tables>.size),
+        ("fg_prefix_table", MemoryLayout<fg_prefix_table>.size),
         ("fg_dir_config", MemoryLayout<fg_dir_config>.size),
         ("fg_interface_key", MemoryLayout<fg_interface_key>.size),
         ("fg_interface_value", MemoryLayout<fg_interface_value>.size),

@@ -93,29 +93,65 @@ static __always_inline int fg_parse_frame(void *data, void *data_end, struct fg_
 	}
 }
 
-/* The longest owner/exempt prefix containing the source, in one lookup in
- * the bank's trie (no trie in that slot: nothing is owned). */
-static __always_inline struct fg_prefix_value *fg_lookup_source(__u32 bank, const struct fg_packet *pkt)
+/* One (family, length) table: the value stored for the masked address
+ * (k0, k1), 0 when the table does not hold it. */
+static __always_inline __u32 fg_probe(void *buckets, const struct fg_prefix_table *table, __u64 k0, __u64 k1)
 {
-	void *trie;
+	__u32 home = (k0 * FG_HASH_K0 + k1 * FG_HASH_K1) >> (table->shift & 63);
 
-	if (pkt->is_ipv6) {
-		struct fg_prefix_v6_key key = { .prefixlen = 128 };
+	for (__u32 probe = 0; probe < FG_MAX_PROBES; probe++) {
+		__u32 index = table->base + ((home + probe) & table->mask);
+		struct fg_prefix_bucket *bucket = bpf_map_lookup_elem(buckets, &index);
 
-		trie = bpf_map_lookup_elem(&fg_prefix_v6, &bank);
-		if (!trie)
-			return NULL;
-		__builtin_memcpy(key.addr, pkt->src, 16);
-		return bpf_map_lookup_elem(trie, &key);
-	} else {
-		struct fg_prefix_v4_key key = { .prefixlen = 32 };
+		if (!bucket)
+			return 0;
+		for (int slot = 0; slot < FG_PREFIX_SLOTS; slot++) {
+			__u32 value = bucket->value[slot];
+			__u64 b0, b1;
 
-		trie = bpf_map_lookup_elem(&fg_prefix_v4, &bank);
-		if (!trie)
-			return NULL;
-		__builtin_memcpy(key.addr, pkt->src + 12, 4);
-		return bpf_map_lookup_elem(trie, &key);
+			/* Slots fill in probe order and are never emptied: a gap ends the search. */
+			if (!value)
+				return 0;
+			__builtin_memcpy(&b0, bucket->addr[slot], 8);
+			__builtin_memcpy(&b1, bucket->addr[slot] + 8, 8);
+			if (b0 == k0 && b1 == k1)
+				return value;
+		}
 	}
+	return 0;
+}
+
+/* The longest owner/exempt prefix containing `addr` (16-byte form), as its
+ * fg_prefix_bucket value: the tables are probed longest length first, so the
+ * first hit is the longest match. 0: no prefix contains it. */
+static __always_inline __u32 fg_lookup_prefix(__u32 bank, const __u8 *addr, __u32 is_ipv6)
+{
+	__u32 key = bank * 2 + (is_ipv6 ? 1 : 0);
+	struct fg_prefix_tables *tables;
+	void *buckets;
+	__u64 a0, a1;
+
+	tables = bpf_map_lookup_elem(&fg_prefix_tables, &key);
+	buckets = bpf_map_lookup_elem(&fg_prefixes, &bank);
+	if (!tables || !buckets)
+		return 0;
+	__builtin_memcpy(&a0, addr, 8);
+	__builtin_memcpy(&a1, addr + 8, 8);
+	for (__u32 i = 0; i < FG_MAX_PREFIX_LENGTHS; i++) {
+		const struct fg_prefix_table *table;
+		__u64 m0, m1;
+		__u32 value;
+
+		if (i >= tables->count)
+			break;
+		table = &tables->table[i];
+		__builtin_memcpy(&m0, table->netmask, 8);
+		__builtin_memcpy(&m1, table->netmask + 8, 8);
+		value = fg_probe(buckets, table, a0 & m0, a1 & m1);
+		if (value)
+			return value;
+	}
+	return 0;
 }
 
 static __always_inline struct fg_local_value *fg_lookup_local(__u32 bank, const __u8 *addr)
@@ -182,11 +218,10 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	struct fg_interface_key ikey = { .ifindex = ifindex };
 	struct fg_packet pkt = {};
 	struct fg_interface_value *iface;
-	struct fg_prefix_value *source;
 	struct fg_local_value *local;
 	struct fg_dir_config cfg;
 	struct fg_state *state;
-	__u32 zero = 0, bank, owner, slot;
+	__u32 zero = 0, bank, source, owner, slot;
 	int parsed;
 
 	/* The active generation is read once: every lookup below uses this bank. */
@@ -224,10 +259,10 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	}
 
 	/* 4. Exempt sources (DHCP, DAD, link-local) pass in both directions. */
-	source = fg_lookup_source(bank, &pkt);
-	if (source && (source->flags & FG_PREFIX_EXEMPT))
+	source = fg_lookup_prefix(bank, pkt.src, pkt.is_ipv6);
+	if (source & FG_PREFIX_EXEMPT)
 		return fg_verdict_of(FG_REASON_EXEMPT, FG_ACTION_PASS, slot);
-	owner = source ? source->fabric_id : 0;
+	owner = source & FG_PREFIX_FABRIC_MASK;
 
 	if (direction == FG_DIR_EGRESS) {
 		/* 5. The source belongs to the fabric it leaves through. */
@@ -286,7 +321,9 @@ static __always_inline void fg_record(const struct fg_verdict *v, __u32 directio
 	budget = bpf_map_lookup_elem(&fg_event_budget, &zero);
 	if (!budget)
 		return;
-	now = bpf_ktime_get_ns();
+	/* The coarse clock (a plain read, no clock source) is enough for a
+	 * one-second window; the precise one only stamps events that are sent. */
+	now = bpf_ktime_get_coarse_ns();
 	if (now - budget->window_start_ns >= 1000000000ULL) {
 		budget->window_start_ns = now;
 		budget->sent = 0;
@@ -299,7 +336,7 @@ static __always_inline void fg_record(const struct fg_verdict *v, __u32 directio
 	if (!event)
 		return;
 	budget->sent++;
-	event->timestamp_ns = now;
+	event->timestamp_ns = bpf_ktime_get_ns();
 	event->ifindex = ifindex;
 	event->redirect_ifindex = v->redirect_ifindex;
 	event->direction = direction;

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define FG_ABI_VERSION 3
+#define FG_ABI_VERSION 4
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -25,6 +25,9 @@
 #define FG_MAX_INTERFACES 256      /* counter slots 0..255 */
 #define FG_MAX_VLAN_TAGS 2         /* 802.1Q / 802.1ad tags skipped per frame */
 #define FG_MAX_PREFIXES 1048576    /* per family and per bank */
+#define FG_MAX_PREFIX_LENGTHS 24   /* distinct prefix lengths per family */
+#define FG_PREFIX_SLOTS 3          /* prefixes per 64-byte bucket */
+#define FG_MAX_PROBES 8            /* buckets a lookup visits at most, per length */
 #define FG_MAX_LOCAL_ADDRS 4096    /* per bank */
 #define FG_FAST_SOURCES 4          /* local sources an interface passes on egress without a prefix lookup */
 #define FG_BANKS 2                 /* active + standby policy generation */
@@ -96,39 +99,64 @@ enum fg_unowned {
 #define FG_CHECK_SOURCE (1U << 0)
 #define FG_CHECK_DESTINATION (1U << 1)
 
-/* fg_prefix_value.flags */
-#define FG_PREFIX_EXEMPT (1U << 0)
-
 /* ---- Map keys and values ------------------------------------------------ */
 
 /*
  * Policy generations: two banks (generation & 1). A packet reads
  * fg_state.active_bank once and makes every lookup in that bank, so it is
  * judged by exactly one generation while the agent fills the standby bank and
- * flips. The small maps carry the bank in their keys; the prefix tries are
- * one per bank, in an array of maps indexed by bank, so a new policy's trie
- * is built fresh and swapped in with one update (and the kernel frees the old
- * one after an RCU grace period), never emptied entry by entry.
+ * flips. The small maps carry the bank in their keys or indexes; the prefix
+ * buckets are one array per bank, in an array of maps indexed by bank.
  */
-
-/* The inner tries of fg_prefix_v4 / fg_prefix_v6 (arrays of maps, FG_BANKS slots). */
-struct fg_prefix_v4_key {
-	__u32 prefixlen;
-	__u8 addr[4];
-};
-
-struct fg_prefix_v6_key {
-	__u32 prefixlen;
-	__u8 addr[16];
-};
 
 /*
- * The compiler merges owner and exempt prefixes into one trie, so one lookup
- * answers both owner(A) and exempt(A) for the longest match.
+ * Prefixes: one hash table per (family, prefix length) present in the
+ * policy, probed longest length first, so the first hit is the longest
+ * match. A table is a run of 64-byte buckets (one cache line each) in the
+ * bank's bucket array; a key sits in the first free slot at or after its
+ * home bucket, never more than FG_MAX_PROBES buckets on (the compiler grows
+ * a table until that holds), so a lookup stops at a hit, at an empty slot or
+ * after FG_MAX_PROBES buckets. Addresses are 16 bytes (IPv4 as
+ * ::ffff:a.b.c.d), masked to the table's length before hashing:
+ *
+ *   x    = w0 * FG_HASH_K0 + w1 * FG_HASH_K1   (w0, w1: the masked bytes
+ *          0-7 and 8-15 read as little-endian 64-bit words; wrapping)
+ *   home = x >> shift                          (shift = 64 - log2(buckets))
+ *   probe p visits bucket base + ((home + p) & mask)
+ *
+ * An exact-match hash per length costs one or two cache lines per packet
+ * where an LPM trie walks a node per significant bit.
  */
-struct fg_prefix_value {
-	__u32 fabric_id; /* 0: owned by no fabric */
-	__u32 flags;     /* FG_PREFIX_* */
+#define FG_HASH_K0 0x9e3779b97f4a7c15ULL
+#define FG_HASH_K1 0xc2b2ae3d27d4eb4fULL
+
+/* fg_prefix_bucket.value: 0 marks an empty slot. */
+#define FG_PREFIX_USED (1U << 31)
+#define FG_PREFIX_EXEMPT (1U << 16)
+#define FG_PREFIX_FABRIC_MASK 0xffffU
+
+/* One bucket: the inner arrays of fg_prefixes hold these. */
+struct fg_prefix_bucket {
+	__u8 addr[FG_PREFIX_SLOTS][16]; /* masked address of each slot */
+	__u32 value[FG_PREFIX_SLOTS];   /* FG_PREFIX_USED | flags | fabric id */
+	__u32 pad;
+};
+
+/* Where one (family, length) table lives in the bank's bucket array. */
+struct fg_prefix_table {
+	__u8 netmask[16]; /* the length as a mask of the 16-byte form */
+	__u32 base;       /* first bucket */
+	__u32 mask;       /* buckets - 1; buckets is a power of two, at least 2 */
+	__u32 shift;      /* 64 - log2(buckets) */
+	__u32 length;     /* prefix length in the 16-byte form (IPv4: 96 + length) */
+};
+
+/* fg_prefix_tables: array indexed by bank * 2 + (IPv6 ? 1 : 0), the tables
+ * of one family, longest length first. */
+struct fg_prefix_tables {
+	__u32 count;
+	__u32 pad;
+	struct fg_prefix_table table[FG_MAX_PREFIX_LENGTHS];
 };
 
 /* Per-direction settings of an interface, resolved from its fabric. */
@@ -251,8 +279,8 @@ static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
 
 /* ---- Names, written once ------------------------------------------------ */
 
-#define FG_MAP_PREFIX_V4 "fg_prefix_v4"
-#define FG_MAP_PREFIX_V6 "fg_prefix_v6"
+#define FG_MAP_PREFIXES "fg_prefixes"
+#define FG_MAP_PREFIX_TABLES "fg_prefix_tables"
 #define FG_MAP_INTERFACES "fg_interfaces"
 #define FG_MAP_LOCALS "fg_locals"
 #define FG_MAP_FABRICS "fg_fabrics"

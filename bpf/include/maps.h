@@ -11,39 +11,34 @@
 
 #include "fabricguard_abi.h"
 
-/* One trie per bank; the agent creates each with this very shape
- * (ABIMaps.tries on the Swift side) and swaps it into its slot. Sizes, not
- * __type: clang describes types reached only through these pointers as
+/* The bucket array of one bank (fabricguard_abi.h, "Prefixes"). The agent
+ * creates each with this shape at the size its policy needs (hence
+ * BPF_F_INNER_MAP: inner arrays of any length), fills it through mmap and
+ * puts it in its bank's slot; a later policy that fits is written into the
+ * standby bank's array in place. ABIMaps.buckets on the Swift side. Sizes,
+ * not __type: clang describes types reached only through these pointers as
  * forward declarations, whose size libbpf cannot determine. */
-struct fg_prefix_v4_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(key_size, sizeof(struct fg_prefix_v4_key));
-	__uint(value_size, sizeof(struct fg_prefix_value));
-	__uint(max_entries, FG_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-};
-
-struct fg_prefix_v6_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(key_size, sizeof(struct fg_prefix_v6_key));
-	__uint(value_size, sizeof(struct fg_prefix_value));
-	__uint(max_entries, FG_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+struct fg_prefix_buckets {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct fg_prefix_bucket));
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, FG_BANKS);
 	__type(key, __u32);
-	__array(values, struct fg_prefix_v4_trie);
-} fg_prefix_v4 SEC(".maps");
+	__array(values, struct fg_prefix_buckets);
+} fg_prefixes SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, FG_BANKS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__array(values, struct fg_prefix_v6_trie);
-} fg_prefix_v6 SEC(".maps");
+	__type(value, struct fg_prefix_tables);
+	__uint(max_entries, FG_BANKS * 2);
+} fg_prefix_tables SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -1,0 +1,173 @@
+import CFabricABI
+import FabricPolicy
+
+/// The merged prefix table of a plan in the shape the programs probe
+/// (fabricguard_abi.h, "Prefixes"): one open-addressing hash table per
+/// (family, prefix length), laid out as 64-byte buckets in one array, and per
+/// family the list of tables, longest length first. Deterministic: built from
+/// the plan's sorted prefixes with a fixed hash, so equal plans give equal bytes.
+public struct PrefixBuckets: Sendable, Equatable {
+    public static let bucketSize = MemoryLayout<fg_prefix_bucket>.stride
+    static let slots = Int(FG_PREFIX_SLOTS)
+    static let maxProbes = Int(FG_MAX_PROBES)
+
+    /// Where one (family, length) table sits in the bucket array.
+    public struct Table: Sendable, Equatable {
+        /// The prefix length in the 16-byte form (IPv4: 96 + length).
+        public var length: Int
+        public var base: Int
+        public var buckets: Int
+
+        var shift: Int { 64 - buckets.trailingZeroBitCount }
+    }
+
+    /// The bucket array, `bucketCount * bucketSize` bytes, for one bank's inner map.
+    public private(set) var bytes: [UInt8]
+    public private(set) var v4: [Table] = []
+    public private(set) var v6: [Table] = []
+    public var bucketCount: Int { bytes.count / Self.bucketSize }
+
+    public init(_ prefixes: [PrefixEntry]) {
+        // Keys by family and length, in plan order (the plan is sorted).
+        var groups: [Int: [(key: AddressWords, value: UInt32)]] = [:]
+        for entry in prefixes {
+            let length = entry.prefix.length + (entry.prefix.family == .ipv4 ? 96 : 0)
+            let group = (entry.prefix.family == .ipv6 ? 256 : 0) + length
+            groups[group, default: []].append((AddressWords(entry.prefix.address), entry.bucketValue))
+        }
+
+        var placed: [(table: Table, keys: [(key: AddressWords, value: UInt32)], positions: [Int])] = []
+        var next = 0
+        for group in groups.keys.sorted(by: >) {
+            let keys = groups[group]!
+            // At most two thirds of the slots filled, then doubled until every
+            // key sits within FG_MAX_PROBES buckets of its home.
+            var buckets = 2
+            while buckets * 2 < keys.count { buckets *= 2 }
+            while true {
+                let table = Table(length: group & 0xff, base: next, buckets: buckets)
+                if let positions = Self.place(keys, in: table) {
+                    placed.append((table, keys, positions))
+                    next += buckets
+                    if group >= 256 { v6.append(table) } else { v4.append(table) }
+                    break
+                }
+                buckets *= 2
+            }
+        }
+
+        bytes = [UInt8](repeating: 0, count: next * Self.bucketSize)
+        bytes.withUnsafeMutableBytes { raw in
+            for (table, keys, positions) in placed {
+                for (entry, position) in zip(keys, positions) {
+                    let start = (table.base + position / Self.slots) * Self.bucketSize
+                    let slot = position % Self.slots
+                    raw.storeBytes(of: entry.key.w0, toByteOffset: start + slot * 16, as: UInt64.self)
+                    raw.storeBytes(of: entry.key.w1, toByteOffset: start + slot * 16 + 8, as: UInt64.self)
+                    raw.storeBytes(of: entry.value, toByteOffset: start + Self.valueOffset + slot * 4, as: UInt32.self)
+                }
+            }
+        }
+    }
+
+    static let valueOffset = MemoryLayout<fg_prefix_bucket>.offset(of: \fg_prefix_bucket.value)!
+
+    /// Each key's position (bucket * slots + slot within the table): the first
+    /// free slot at or after its home bucket; nil when one would land more than
+    /// FG_MAX_PROBES buckets away.
+    private static func place(_ keys: [(key: AddressWords, value: UInt32)], in table: Table) -> [Int]? {
+        var filled = [UInt8](repeating: 0, count: table.buckets)
+        var positions: [Int] = []
+        positions.reserveCapacity(keys.count)
+        let mask = table.buckets - 1
+        for entry in keys {
+            let home = entry.key.home(shift: table.shift)
+            guard let probe = (0..<maxProbes).first(where: { filled[(home + $0) & mask] < slots }) else { return nil }
+            let bucket = (home + probe) & mask
+            positions.append(bucket * slots + Int(filled[bucket]))
+            filled[bucket] += 1
+        }
+        return positions
+    }
+
+    /// The fg_prefix_tables value of one family.
+    public func tables(_ family: IPAddress.Family) -> fg_prefix_tables {
+        let list = family == .ipv4 ? v4 : v6
+        var value = fg_prefix_tables()
+        value.count = UInt32(list.count)
+        withUnsafeMutableBytes(of: &value.table) { raw in
+            for (index, table) in list.enumerated() {
+                var entry = fg_prefix_table()
+                let mask = AddressWords.netmask(length: table.length)
+                withUnsafeMutableBytes(of: &entry.netmask) { netmask in
+                    netmask.storeBytes(of: mask.w0, toByteOffset: 0, as: UInt64.self)
+                    netmask.storeBytes(of: mask.w1, toByteOffset: 8, as: UInt64.self)
+                }
+                entry.base = UInt32(table.base)
+                entry.mask = UInt32(table.buckets - 1)
+                entry.shift = UInt32(table.shift)
+                entry.length = UInt32(table.length)
+                raw.storeBytes(of: entry, toByteOffset: index * MemoryLayout<fg_prefix_table>.stride, as: fg_prefix_table.self)
+            }
+        }
+        return value
+    }
+
+    /// The value the programs find for `address` (0: no prefix contains it),
+    /// probing exactly as decide.h does; the layout tests check it against the
+    /// reference trie.
+    public func value(for address: IPAddress) -> UInt32 {
+        let words = AddressWords(address)
+        for table in address.family == .ipv4 ? v4 : v6 {
+            let mask = AddressWords.netmask(length: table.length)
+            let key = AddressWords(w0: words.w0 & mask.w0, w1: words.w1 & mask.w1)
+            let home = key.home(shift: table.shift)
+            probing: for probe in 0..<Self.maxProbes {
+                let start = (table.base + (home + probe) & (table.buckets - 1)) * Self.bucketSize
+                for slot in 0..<Self.slots {
+                    let value = bytes.withUnsafeBytes { $0.load(fromByteOffset: start + Self.valueOffset + slot * 4, as: UInt32.self) }
+                    if value == 0 { break probing }
+                    let w0 = bytes.withUnsafeBytes { $0.load(fromByteOffset: start + slot * 16, as: UInt64.self) }
+                    let w1 = bytes.withUnsafeBytes { $0.load(fromByteOffset: start + slot * 16 + 8, as: UInt64.self) }
+                    if w0 == key.w0, w1 == key.w1 { return value }
+                }
+            }
+        }
+        return 0
+    }
+}
+
+/// A 16-byte address (IPv4 as ::ffff:a.b.c.d) as the programs load it: bytes
+/// 0-7 and 8-15 as two little-endian words.
+struct AddressWords: Equatable {
+    var w0: UInt64
+    var w1: UInt64
+
+    init(w0: UInt64, w1: UInt64) {
+        self.w0 = w0
+        self.w1 = w1
+    }
+
+    init(_ address: IPAddress) {
+        let value = address.mappedV6
+        w0 = UInt64(truncatingIfNeeded: value >> 64).byteSwapped
+        w1 = UInt64(truncatingIfNeeded: value).byteSwapped
+    }
+
+    static func netmask(length: Int) -> AddressWords {
+        let mask: UInt128 = length == 0 ? 0 : ~0 << (128 - length)
+        return AddressWords(w0: UInt64(truncatingIfNeeded: mask >> 64).byteSwapped, w1: UInt64(truncatingIfNeeded: mask).byteSwapped)
+    }
+
+    /// fabricguard_abi.h's hash: the key's home bucket for a table with this shift.
+    func home(shift: Int) -> Int {
+        Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: (w0 &* FG_HASH_K0 &+ w1 &* FG_HASH_K1) >> UInt64(shift)))
+    }
+}
+
+extension PrefixEntry {
+    /// The entry as a bucket slot holds it (fg_prefix_bucket.value).
+    var bucketValue: UInt32 {
+        UInt32(FG_PREFIX_USED) | fabricID & UInt32(FG_PREFIX_FABRIC_MASK) | (exempt ? UInt32(FG_PREFIX_EXEMPT) : 0)
+    }
+}
