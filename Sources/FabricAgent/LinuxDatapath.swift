@@ -109,8 +109,9 @@ public final class LinuxDatapath: Datapath {
 
     public func clearBank(_ bank: UInt32) throws {
         // Where each policy map keeps the bank in its key.
-        // fg_prefix_tables and the bucket arrays need nothing: `write` overwrites a bank's whole tables.
-        let bankOffset = [FG_MAP_INTERFACES: 0, FG_MAP_LOCALS: 0]
+        // fg_ifindex, fg_prefix_tables and the bucket arrays need nothing: `write` rewrites a bank of
+        // them whole, and fg_interfaces is reached only through fg_ifindex.
+        let bankOffset = [FG_MAP_IFINDEX_FAR: 0, FG_MAP_LOCALS: 0]
         for (name, offset) in bankOffset {
             let map = try map(name)
             let keys = try map.packedKeys()

@@ -24,6 +24,21 @@ public enum PolicyWriter {
         if let buckets = packed.removeValue(forKey: FG_MAP_PREFIXES) {
             try maps(FG_MAP_PREFIXES).writeBuckets(slot: bank, bytes: buckets.values)
         }
+        // The bank's whole ifindex table, zeros included: no interface of an older policy stays managed.
+        let ifindexes = packed.removeValue(forKey: FG_MAP_IFINDEX) ?? ([], [])
+        try maps(FG_MAP_IFINDEX).withMapped(UInt64.self) { table in
+            let start = Int(bank) * Int(FG_DIRECT_IFINDEXES)
+            table[start..<start + Int(FG_DIRECT_IFINDEXES)].update(repeating: 0)
+            ifindexes.keys.withUnsafeBytes { keys in
+                ifindexes.values.withUnsafeBytes { values in
+                    for offset in stride(from: 0, to: keys.count, by: 4) {
+                        let index = Int(keys.load(fromByteOffset: offset, as: UInt32.self))
+                        precondition(index >= start && index < start + Int(FG_DIRECT_IFINDEXES), "fg_ifindex entry outside bank \(bank)")
+                        table[index] = UInt64(values.load(fromByteOffset: offset, as: UInt32.self))
+                    }
+                }
+            }
+        }
         for name in packed.keys.sorted() {
             try maps(name).updateBatch(keys: packed[name]!.keys, values: packed[name]!.values)
         }
@@ -77,13 +92,33 @@ extension BPFMap {
     /// Copies `bytes` to the start of an mmap-able array's values.
     func writeMapped(_ bytes: [UInt8]) throws(BPFError) {
         guard !bytes.isEmpty else { return }
-        let length = facts.maxEntries * facts.valueSize
+        let length = facts.maxEntries * facts.valueSize  // values of a multiple of 8 bytes: no spacing
         guard bytes.count <= length else {
             throw BPFError(verb: "write map", object: name, errno: E2BIG, detail: "\(bytes.count) bytes exceed \(length)")
+        }
+        try withMapped(UInt8.self) { values in
+            bytes.withUnsafeBufferPointer { _ = values.initialize(fromContentsOf: $0) }
+        }
+    }
+
+    /// The values of an mmap-able array, for the length of `body`: writes
+    /// through it are what the programs read. The kernel spaces values 8 bytes
+    /// apart at least, so `Element` is a whole value padded to a multiple of 8
+    /// (UInt64 for a __u32 array, UInt8 for a byte view of whole values).
+    func withMapped<Element>(_: Element.Type, _ body: (UnsafeMutableBufferPointer<Element>) throws -> Void) throws(BPFError) {
+        let spacing = (facts.valueSize + 7) & ~7
+        let length = facts.maxEntries * spacing
+        guard MemoryLayout<Element>.stride == 1 ? spacing == facts.valueSize : MemoryLayout<Element>.stride == spacing else {
+            throw BPFError(verb: "map", object: name, errno: EINVAL, detail: "values are \(spacing) bytes apart, not \(MemoryLayout<Element>.stride)")
         }
         let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let base, base != MAP_FAILED else { throw BPFError(verb: "map", object: name, errno: errno) }
         defer { munmap(base, length) }
-        bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let values = base.bindMemory(to: Element.self, capacity: length / MemoryLayout<Element>.stride)
+        do {
+            try body(UnsafeMutableBufferPointer(start: values, count: length / MemoryLayout<Element>.stride))
+        } catch {
+            throw BPFError(verb: "write map", object: name, errno: 0, detail: "\(error)")
+        }
     }
 }

@@ -32,9 +32,17 @@ extension MapPlan {
         entries.reserveCapacity(interfaces.count + locals.count + fabrics.count)
 
         for entry in interfaces {
-            var key = fg_interface_key()
-            key.bank = bank
-            key.ifindex = entry.ifindex
+            // The ifindex finds the slot (+ 1: 0 is "not managed"), the slot the settings.
+            let slot = entry.counterSlot + 1
+            if entry.ifindex < UInt32(FG_DIRECT_IFINDEXES) {
+                let index = bank * UInt32(FG_DIRECT_IFINDEXES) + entry.ifindex
+                entries.append(MapEntry(map: FG_MAP_IFINDEX, key: bytes(of: index), value: bytes(of: slot)))
+            } else {
+                var key = fg_interface_key()
+                key.bank = bank
+                key.ifindex = entry.ifindex
+                entries.append(MapEntry(map: FG_MAP_IFINDEX_FAR, key: bytes(of: key), value: bytes(of: slot)))
+            }
             var value = fg_interface_value()
             value.fabric_id = entry.fabricID
             value.counter_slot = entry.counterSlot
@@ -49,7 +57,8 @@ extension MapPlan {
                     slots.storeBytes(of: source, toByteOffset: index * MemoryLayout<fg_fast_source>.stride, as: fg_fast_source.self)
                 }
             }
-            entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: key), value: bytes(of: value)))
+            let index = bank * UInt32(FG_MAX_INTERFACES) + entry.counterSlot
+            entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: index), value: bytes(of: value)))
         }
 
         for entry in fabrics {

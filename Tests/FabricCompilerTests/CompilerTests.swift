@@ -209,7 +209,7 @@ struct CompilerTests {
         }
         """
 
-    static let goldenDigest = "sha256:5ee0eb4b7d1db8153746a835a9aae61758babbbc2eb8b009a0fef035a3cb1213"
+    static let goldenDigest = "sha256:96eea97a230ad14eba873c53f940071a3f43d456f7322367c4e99b193ff15d12"
 
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()
@@ -267,7 +267,28 @@ struct CompilerTests {
         #expect(local.value == [2, 0, 0, 0, 4, 0, 0, 0])
         let fabric = try #require(entries.first { $0.map == "fg_fabrics" && $0.value == [4, 0, 0, 0, 0, 0, 0, 0] })
         #expect(fabric.key == [66, 0, 0, 0])  // bank 1 * 64 fabrics + id 2
-        #expect(Set(entries.map(\.map)) == ["fg_interfaces", "fg_fabrics", "fg_locals", "fg_prefix_tables", "fg_prefixes"])
+        #expect(Set(entries.map(\.map)) == ["fg_ifindex", "fg_interfaces", "fg_fabrics", "fg_locals", "fg_prefix_tables", "fg_prefixes"])
+        // The ifindex finds slot + 1 in bank 1's half of fg_ifindex; the slot finds the settings.
+        for interface in plan.interfaces {
+            let index = 65536 + interface.ifindex
+            let direct = try #require(entries.first { $0.map == "fg_ifindex" && $0.key == withUnsafeBytes(of: index) { Array($0) } })
+            #expect(direct.value == withUnsafeBytes(of: interface.counterSlot + 1) { Array($0) })
+            let slotKey = withUnsafeBytes(of: 256 + interface.counterSlot) { Array($0) }
+            #expect(entries.contains { $0.map == "fg_interfaces" && $0.key == slotKey })
+        }
+    }
+
+    @Test func interfacesWithLargeIfindexesAreHashed() throws {
+        var host = Self.twoFabricHost
+        let large = try #require(host.interfaces.firstIndex { $0.name == "ens1f1" })
+        host.interfaces[large].index = 70_000
+        let plan = try PolicyCompiler.compile(PolicyLoader.parse(yaml: Self.twoFabricYAML), host: host).plan
+        let entries = plan.entries(bank: 1)
+        let slot = try #require(plan.interface(named: "ens1f1")).counterSlot
+        let far = entries.filter { $0.map == "fg_ifindex_far" }
+        #expect(far.map(\.key) == [withUnsafeBytes(of: (UInt32(1), UInt32(70_000))) { Array($0) }])
+        #expect(far.map(\.value) == [withUnsafeBytes(of: slot + 1) { Array($0) }])
+        #expect(entries.count { $0.map == "fg_ifindex" } == plan.interfaces.count - 1)
     }
 
     @Test func mergedPrefixesCarryOwnerAndExemption() throws {

@@ -30,8 +30,8 @@ struct fg_packet {
 	__u32 is_ipv6;
 	__u32 is_arp;
 	__u32 has_dst; /* 0 for ARP replies: only requests meet the destination rule */
-	__u8 src[16];
-	__u8 dst[16];
+	__u64 src[2]; /* the 16-byte forms as two words, as the prefix tables hold them */
+	__u64 dst[2];
 };
 
 enum {
@@ -40,12 +40,19 @@ enum {
 	FG_PARSED_MALFORMED = 2,
 };
 
-static __always_inline void fg_map_v4(__u8 *out, const void *addr)
+/* ::ffff:a.b.c.d as words: bytes 10-11 are 0xff, 12-15 the address. */
+static __always_inline void fg_map_v4(__u64 *out, __u32 addr)
 {
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, addr, 4);
+	out[0] = 0;
+	out[1] = 0xffff0000ULL | (__u64)addr << 32;
+}
+
+static __always_inline __u32 fg_load_u32(const void *bytes)
+{
+	__u32 value;
+
+	__builtin_memcpy(&value, bytes, 4);
+	return value;
 }
 
 /* Ethernet, up to two VLAN tags, then ARP, IPv4 or IPv6 (classify() in Swift). */
@@ -65,8 +72,8 @@ static __always_inline int fg_parse_frame(void *data, void *data_end, struct fg_
 	case ETH_P_IP:
 		if (parse_iphdr(&nh, data_end, &iph) < 0)
 			return FG_PARSED_MALFORMED;
-		fg_map_v4(pkt->src, &iph->saddr);
-		fg_map_v4(pkt->dst, &iph->daddr);
+		fg_map_v4(pkt->src, iph->saddr);
+		fg_map_v4(pkt->dst, iph->daddr);
 		pkt->has_dst = 1;
 		return FG_PARSED_IP;
 	case ETH_P_IPV6:
@@ -83,8 +90,8 @@ static __always_inline int fg_parse_frame(void *data, void *data_end, struct fg_
 			return FG_PARSED_MALFORMED;
 		if (proto != ETH_P_IP)
 			return FG_PARSED_NOT_IP;
-		fg_map_v4(pkt->src, arp->spa);
-		fg_map_v4(pkt->dst, arp->tpa);
+		fg_map_v4(pkt->src, fg_load_u32(arp->spa));
+		fg_map_v4(pkt->dst, fg_load_u32(arp->tpa));
 		pkt->is_arp = 1;
 		pkt->has_dst = arp->op == bpf_htons(1 /* ARPOP_REQUEST */);
 		return FG_PARSED_IP;
@@ -98,23 +105,21 @@ static __always_inline int fg_parse_frame(void *data, void *data_end, struct fg_
 static __always_inline __u32 fg_probe(void *buckets, const struct fg_prefix_table *table, __u64 k0, __u64 k1)
 {
 	__u32 home = (k0 * FG_HASH_K0 + k1 * FG_HASH_K1) >> (table->shift & 63);
+	__u32 base = table->base, mask = table->mask;
 
 	for (__u32 probe = 0; probe < FG_MAX_PROBES; probe++) {
-		__u32 index = table->base + ((home + probe) & table->mask);
+		__u32 index = base + ((home + probe) & mask);
 		struct fg_prefix_bucket *bucket = bpf_map_lookup_elem(buckets, &index);
 
 		if (!bucket)
 			return 0;
 		for (int slot = 0; slot < FG_PREFIX_SLOTS; slot++) {
 			__u32 value = bucket->value[slot];
-			__u64 b0, b1;
 
 			/* Slots fill in probe order and are never emptied: a gap ends the search. */
 			if (!value)
 				return 0;
-			__builtin_memcpy(&b0, bucket->addr[slot], 8);
-			__builtin_memcpy(&b1, bucket->addr[slot] + 8, 8);
-			if (b0 == k0 && b1 == k1)
+			if (bucket->addr[slot][0] == k0 && bucket->addr[slot][1] == k1)
 				return value;
 		}
 	}
@@ -124,37 +129,31 @@ static __always_inline __u32 fg_probe(void *buckets, const struct fg_prefix_tabl
 /* The longest owner/exempt prefix containing `addr` (16-byte form), as its
  * fg_prefix_bucket value: the tables are probed longest length first, so the
  * first hit is the longest match. 0: no prefix contains it. */
-static __always_inline __u32 fg_lookup_prefix(__u32 bank, const __u8 *addr, __u32 is_ipv6)
+static __always_inline __u32 fg_lookup_prefix(__u32 bank, const __u64 *addr, __u32 is_ipv6)
 {
 	__u32 key = bank * 2 + (is_ipv6 ? 1 : 0);
 	struct fg_prefix_tables *tables;
 	void *buckets;
-	__u64 a0, a1;
 
 	tables = bpf_map_lookup_elem(&fg_prefix_tables, &key);
 	buckets = bpf_map_lookup_elem(&fg_prefixes, &bank);
 	if (!tables || !buckets)
 		return 0;
-	__builtin_memcpy(&a0, addr, 8);
-	__builtin_memcpy(&a1, addr + 8, 8);
 	for (__u32 i = 0; i < FG_MAX_PREFIX_LENGTHS; i++) {
 		const struct fg_prefix_table *table;
-		__u64 m0, m1;
 		__u32 value;
 
 		if (i >= tables->count)
 			break;
 		table = &tables->table[i];
-		__builtin_memcpy(&m0, table->netmask, 8);
-		__builtin_memcpy(&m1, table->netmask + 8, 8);
-		value = fg_probe(buckets, table, a0 & m0, a1 & m1);
+		value = fg_probe(buckets, table, addr[0] & table->netmask[0], addr[1] & table->netmask[1]);
 		if (value)
 			return value;
 	}
 	return 0;
 }
 
-static __always_inline struct fg_local_value *fg_lookup_local(__u32 bank, const __u8 *addr)
+static __always_inline struct fg_local_value *fg_lookup_local(__u32 bank, const __u64 *addr)
 {
 	struct fg_local_key key = { .bank = bank };
 
@@ -162,15 +161,23 @@ static __always_inline struct fg_local_value *fg_lookup_local(__u32 bank, const 
 	return bpf_map_lookup_elem(&fg_locals, &key);
 }
 
-static __always_inline int fg_addr_equal(const __u8 *a, const __u8 *b)
+/* The interface's settings in `bank`, NULL when the policy does not manage it. */
+static __always_inline struct fg_interface_value *fg_lookup_interface(__u32 bank, __u32 ifindex)
 {
-	__u64 a0, a1, b0, b1;
+	__u32 *slot, index;
 
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
+	if (ifindex < FG_DIRECT_IFINDEXES) {
+		index = bank * FG_DIRECT_IFINDEXES + ifindex;
+		slot = bpf_map_lookup_elem(&fg_ifindex, &index);
+	} else {
+		struct fg_interface_key key = { .bank = bank, .ifindex = ifindex };
+
+		slot = bpf_map_lookup_elem(&fg_ifindex_far, &key);
+	}
+	if (!slot || !*slot)
+		return NULL;
+	index = bank * FG_MAX_INTERFACES + (*slot - 1);
+	return bpf_map_lookup_elem(&fg_interfaces, &index);
 }
 
 static __always_inline struct fg_verdict fg_verdict_of(__u32 reason, __u32 action, __u32 slot)
@@ -215,7 +222,6 @@ static __always_inline struct fg_verdict fg_violation(__u32 reason, const struct
 
 static __always_inline struct fg_verdict decide(void *data, void *data_end, __u32 ifindex, __u32 direction)
 {
-	struct fg_interface_key ikey = { .ifindex = ifindex };
 	struct fg_packet pkt = {};
 	struct fg_interface_value *iface;
 	struct fg_local_value *local;
@@ -229,10 +235,9 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	if (!state)
 		return fg_verdict_of(FG_REASON_UNMANAGED, FG_ACTION_PASS, FG_UNMANAGED_SLOT);
 	bank = *(volatile __u32 *)&state->active_bank & 1;
-	ikey.bank = bank;
 
 	/* 1. fabric(I) is none, or this direction's hook is off. */
-	iface = bpf_map_lookup_elem(&fg_interfaces, &ikey);
+	iface = fg_lookup_interface(bank, ifindex);
 	if (!iface)
 		return fg_verdict_of(FG_REASON_UNMANAGED, FG_ACTION_PASS, FG_UNMANAGED_SLOT);
 	slot = iface->counter_slot;
@@ -253,7 +258,7 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 		for (int i = 0; i < FG_FAST_SOURCES; i++) {
 			if (!iface->fast[i].used)
 				break;
-			if (fg_addr_equal(iface->fast[i].addr, pkt.src))
+			if (iface->fast[i].addr[0] == pkt.src[0] && iface->fast[i].addr[1] == pkt.src[1])
 				return fg_verdict_of(iface->fast[i].reason, FG_ACTION_PASS, slot);
 		}
 	}
@@ -321,22 +326,34 @@ static __always_inline void fg_record(const struct fg_verdict *v, __u32 directio
 	budget = bpf_map_lookup_elem(&fg_event_budget, &zero);
 	if (!budget)
 		return;
-	/* The coarse clock (a plain read, no clock source) is enough for a
-	 * one-second window; the precise one only stamps events that are sent. */
-	now = bpf_ktime_get_coarse_ns();
-	if (now - budget->window_start_ns >= 1000000000ULL) {
+	/* Within the budget, an event is sent and stamped. Past it, a violation
+	 * only counts, and the clock (a coarse one) is read at most once per
+	 * jiffy to see whether the window is over: a flood pays a jiffies load
+	 * per packet, and a late trickle still finds the window reopened. */
+	if (budget->sent >= FG_EVENTS_PER_SECOND) {
+		__u64 jiffies = bpf_jiffies64();
+
+		budget->suppressed++;
+		if (jiffies == budget->checked_jiffies)
+			return;
+		budget->checked_jiffies = jiffies;
+		now = bpf_ktime_get_coarse_ns();
+		if ((__s64)(now - budget->window_start_ns) >= 1000000000LL) {
+			budget->window_start_ns = now;
+			budget->sent = 0;
+		}
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	if ((__s64)(now - budget->window_start_ns) >= 1000000000LL) {
 		budget->window_start_ns = now;
 		budget->sent = 0;
-	}
-	if (budget->sent >= FG_EVENTS_PER_SECOND) {
-		budget->suppressed++;
-		return;
 	}
 	event = bpf_ringbuf_reserve(&fg_events, sizeof(*event), 0);
 	if (!event)
 		return;
 	budget->sent++;
-	event->timestamp_ns = bpf_ktime_get_ns();
+	event->timestamp_ns = now;
 	event->ifindex = ifindex;
 	event->redirect_ifindex = v->redirect_ifindex;
 	event->direction = direction;

@@ -23,6 +23,7 @@
 
 #define FG_MAX_FABRICS 64          /* fabric ids 1..63; 0 means "no fabric" */
 #define FG_MAX_INTERFACES 256      /* counter slots 0..255 */
+#define FG_DIRECT_IFINDEXES 65536  /* ifindexes below this find their interface without hashing */
 #define FG_MAX_VLAN_TAGS 2         /* 802.1Q / 802.1ad tags skipped per frame */
 #define FG_MAX_PREFIXES 1048576    /* per family and per bank */
 #define FG_MAX_PREFIX_LENGTHS 24   /* distinct prefix lengths per family */
@@ -137,14 +138,14 @@ enum fg_unowned {
 
 /* One bucket: the inner arrays of fg_prefixes hold these. */
 struct fg_prefix_bucket {
-	__u8 addr[FG_PREFIX_SLOTS][16]; /* masked address of each slot */
+	__u64 addr[FG_PREFIX_SLOTS][2]; /* masked address of each slot, as w0, w1 */
 	__u32 value[FG_PREFIX_SLOTS];   /* FG_PREFIX_USED | flags | fabric id */
 	__u32 pad;
 };
 
 /* Where one (family, length) table lives in the bank's bucket array. */
 struct fg_prefix_table {
-	__u8 netmask[16]; /* the length as a mask of the 16-byte form */
+	__u64 netmask[2]; /* the length as a mask of the 16-byte form, as w0, w1 */
 	__u32 base;       /* first bucket */
 	__u32 mask;       /* buckets - 1; buckets is a power of two, at least 2 */
 	__u32 shift;      /* 64 - log2(buckets) */
@@ -167,8 +168,15 @@ struct fg_dir_config {
 	__u8 checks;    /* FG_CHECK_* (ingress only) */
 };
 
-/* fg_interfaces: hash, one entry per managed interface. */
-struct fg_interface_key {
+/*
+ * Interfaces: fg_interfaces is an array indexed by bank * FG_MAX_INTERFACES +
+ * counter slot. The programs find the slot from the ifindex in fg_ifindex (an
+ * array indexed by bank * FG_DIRECT_IFINDEXES + ifindex, mmap-able so a bank
+ * is rewritten whole) or, for ifindexes above it, in the fg_ifindex_far hash;
+ * both hold slot + 1, 0 for an interface the policy does not manage. Two
+ * inlined array reads instead of a hash lookup per packet.
+ */
+struct fg_interface_key { /* fg_ifindex_far */
 	__u32 bank;
 	__u32 ifindex;
 };
@@ -180,7 +188,7 @@ struct fg_interface_key {
  * the trie. Anything else (violations included) takes the full path.
  */
 struct fg_fast_source {
-	__u8 addr[16];  /* IPv4 as ::ffff:a.b.c.d */
+	__u64 addr[2];  /* the 16-byte form (IPv4 as ::ffff:a.b.c.d), as w0, w1 */
 	__u32 reason;   /* FG_REASON_OK or FG_REASON_EXEMPT */
 	__u32 used;     /* 0: an empty slot, and the end of the list */
 };
@@ -242,6 +250,7 @@ struct fg_event {
 /* fg_event_budget: per-CPU rate limit of fg_events. */
 struct fg_event_budget {
 	__u64 window_start_ns;
+	__u64 checked_jiffies; /* when a suppressed violation last read the clock */
 	__u32 sent;
 	__u32 suppressed;
 };
@@ -282,6 +291,8 @@ static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
 #define FG_MAP_PREFIXES "fg_prefixes"
 #define FG_MAP_PREFIX_TABLES "fg_prefix_tables"
 #define FG_MAP_INTERFACES "fg_interfaces"
+#define FG_MAP_IFINDEX "fg_ifindex"
+#define FG_MAP_IFINDEX_FAR "fg_ifindex_far"
 #define FG_MAP_LOCALS "fg_locals"
 #define FG_MAP_FABRICS "fg_fabrics"
 #define FG_MAP_STATE "fg_state"
