@@ -137,10 +137,15 @@ public final class Agent {
             throw .policy(error)
         }
         let plan = compilation.plan
-        timings.compile = elapsed()
         let generation = (state?.generation ?? 0) + 1
         // Generation 0 means nothing was ever activated: bank 0 is free to use.
-        let bank: UInt32 = (state?.generation ?? 0) == 0 ? 0 : (state!.activeBank ^ 1)
+        let firstActivation = (state?.generation ?? 0) == 0
+        let bank: UInt32 = firstActivation ? 0 : (state!.activeBank ^ 1)
+        // The map contents, prefix buckets laid out, are the compiler's output too.
+        let entries = plan.entries(bank: bank)
+        let digest = plan.digest
+        let digestText = "sha256:" + SHA256.hex(digest)
+        timings.compile = elapsed()
 
         // A swap: the same programs already hang on exactly the hooks this plan
         // wants, so only the standby bank is written and flipped. Nothing is
@@ -153,7 +158,15 @@ public final class Agent {
             let knownSlots = Set((previous?.counterSlots ?? [:]).values)
             try datapath.resetCounters(slots: Set(plan.interfaces.map(\.counterSlot)).subtracting(knownSlots))
             try datapath.clearBank(bank)
-            try datapath.write(plan.entries(bank: bank), bank: bank)
+            try datapath.write(entries, bank: bank)
+            if firstActivation {
+                // Neither bank is live yet: the other one gets the same contents, so
+                // that its prefix buckets exist at this size and the next apply writes
+                // them in place instead of swapping in a new array (which waits for an
+                // RCU grace period before the flip).
+                try datapath.clearBank(bank ^ 1)
+                try datapath.write(plan.entries(bank: bank ^ 1), bank: bank ^ 1)
+            }
             timings.maps = elapsed()
 
             for entry in plan.interfaces {
@@ -180,7 +193,7 @@ public final class Agent {
                     hooks: hooks, egressMode: entry.egress.mode.rawValue, ingressMode: entry.ingress.mode.rawValue))
             }
             timings.hooks = elapsed()
-            try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
+            try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: digest))
             timings.visible = elapsed()
         } catch {
             // Hooks this apply added where none of ours were before go again; the
@@ -204,7 +217,7 @@ public final class Agent {
         var slots = previous?.counterSlots ?? [:]
         for entry in plan.interfaces { slots[entry.name] = entry.counterSlot }
         let record = AgentRecord(
-            policy: options.policyPath, generation: generation, digest: plan.digestText, appliedAt: options.timestamp,
+            policy: options.policyPath, generation: generation, digest: digestText, appliedAt: options.timestamp,
             interfaces: applied, counterSlots: slots, programs: datapath.programIdentity)
         do {
             try datapath.writeRecord(record)
@@ -213,7 +226,7 @@ public final class Agent {
         }
         timings.total = elapsed()
         return ApplyReport(
-            generation: generation, previousGeneration: state.map(\.generation), digest: plan.digestText, bank: bank,
+            generation: generation, previousGeneration: state.map(\.generation), digest: digestText, bank: bank,
             adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings, timings: timings)
     }
 

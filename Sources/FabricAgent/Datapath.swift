@@ -94,10 +94,11 @@ public protocol Datapath: AnyObject {
     func generation() throws -> GenerationState?
     func record() throws -> AgentRecord?
 
-    /// Removes `bank`'s entries from the small policy maps (interfaces, locals,
-    /// fabrics); its prefix tries are replaced whole by `write`.
+    /// Removes `bank`'s entries from the policy maps that `write` does not
+    /// rewrite whole (locals, far interfaces, fabrics).
     func clearBank(_ bank: UInt32) throws
-    /// Writes `bank`'s entries (`MapPlan.entries(bank:)`), giving the bank fresh prefix tries.
+    /// Writes `bank`'s entries (`MapPlan.entries(bank:)`): its ifindex table and
+    /// prefix buckets whole, the rest entry by entry.
     func write(_ entries: [MapEntry], bank: UInt32) throws
     /// Makes `bank` the one every packet reads from now on.
     func activate(_ state: GenerationState) throws

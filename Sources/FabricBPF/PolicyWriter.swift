@@ -18,11 +18,13 @@ public enum PolicyWriter {
     public static func write(_ entries: [MapEntry], bank: UInt32, maps: (String) throws -> BPFMap) throws {
         var packed: [String: (keys: [UInt8], values: [UInt8])] = [:]
         for entry in entries {
+            if entry.map == FG_MAP_PREFIXES {
+                // Megabytes at large policies: straight from the entry, never copied.
+                try maps(FG_MAP_PREFIXES).writeBuckets(slot: bank, bytes: entry.value)
+                continue
+            }
             packed[entry.map, default: ([], [])].keys += entry.key
             packed[entry.map, default: ([], [])].values += entry.value
-        }
-        if let buckets = packed.removeValue(forKey: FG_MAP_PREFIXES) {
-            try maps(FG_MAP_PREFIXES).writeBuckets(slot: bank, bytes: buckets.values)
         }
         // The bank's whole ifindex table, zeros included: no interface of an older policy stays managed.
         let ifindexes = packed.removeValue(forKey: FG_MAP_IFINDEX) ?? ([], [])
@@ -111,7 +113,8 @@ extension BPFMap {
         guard MemoryLayout<Element>.stride == 1 ? spacing == facts.valueSize : MemoryLayout<Element>.stride == spacing else {
             throw BPFError(verb: "map", object: name, errno: EINVAL, detail: "values are \(spacing) bytes apart, not \(MemoryLayout<Element>.stride)")
         }
-        let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        // Populated up front: one call maps every page instead of a fault per page on first write.
+        let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)
         guard let base, base != MAP_FAILED else { throw BPFError(verb: "map", object: name, errno: errno) }
         defer { munmap(base, length) }
         let values = base.bindMemory(to: Element.self, capacity: length / MemoryLayout<Element>.stride)

@@ -82,6 +82,8 @@ struct AgentTests {
         #expect(fake.journal.firstIndex { $0.hasPrefix("write") }! < activate)
         #expect(fake.journal.lastIndex { $0.hasPrefix("attach") }! < activate)
         #expect(fake.journal[activate] == "activate 1 bank 0")
+        // Neither bank was live: both are written, so the next apply finds buckets of this size.
+        #expect(fake.journal.filter { $0.hasPrefix("clear") } == ["clear 0", "clear 1"])
         // sand0 has ingress off: egress only. Management and unlisted interfaces: nothing.
         #expect(fake.attached.contains("tc-egress@7") && !fake.attached.contains("xdp@7"))
         #expect(!fake.attached.contains { $0.hasSuffix("@2") || $0.hasSuffix("@8") })
@@ -99,6 +101,7 @@ struct AgentTests {
         #expect(fake.journal.first == "prepare maps")
         #expect(!fake.journal.contains { $0.hasPrefix("attach") || $0.hasPrefix("detach") }, "\(fake.journal)")
         #expect(fake.journal.contains("activate 2 bank 1"))
+        #expect(fake.journal.filter { $0.hasPrefix("clear") } == ["clear 1"], "a swap writes the standby bank only")
         // Someone removed a hook behind our back: the apply loads and attaches again.
         fake.attached.remove("xdp@3")
         fake.journal = []
@@ -126,7 +129,8 @@ struct AgentTests {
         #expect(second.adopted && second.generation == 2 && second.bank == 1 && second.previousGeneration == 1)
         let third = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
         #expect(third.bank == 0)
-        #expect(fake.journal.filter { $0.hasPrefix("clear") } == ["clear 0", "clear 1", "clear 0"])
+        // The first apply fills both banks (neither is live), each later one the standby only.
+        #expect(fake.journal.filter { $0.hasPrefix("clear") } == ["clear 0", "clear 1", "clear 1", "clear 0"])
         // Counters are reset only for slots given out for the first time.
         #expect(fake.journal.filter { $0.hasPrefix("reset") }.dropFirst().allSatisfy { $0 == "reset []" })
     }

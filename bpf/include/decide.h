@@ -126,31 +126,43 @@ static __always_inline __u32 fg_probe(void *buckets, const struct fg_prefix_tabl
 	return 0;
 }
 
+struct fg_prefix_search {
+	void *buckets;
+	const struct fg_prefix_tables *tables;
+	__u64 addr[2];
+	__u32 value;
+};
+
+/* bpf_loop body: the index-th longest table; 1 (stop) on a hit. A callback
+ * is verified once, where a plain loop would be walked length by length. */
+static long fg_probe_length(__u32 index, struct fg_prefix_search *search)
+{
+	const struct fg_prefix_table *table;
+
+	if (index >= FG_MAX_PREFIX_LENGTHS)
+		return 1;
+	table = &search->tables->table[index];
+	search->value = fg_probe(search->buckets, table, search->addr[0] & table->netmask[0],
+				 search->addr[1] & table->netmask[1]);
+	return search->value != 0;
+}
+
 /* The longest owner/exempt prefix containing `addr` (16-byte form), as its
  * fg_prefix_bucket value: the tables are probed longest length first, so the
  * first hit is the longest match. 0: no prefix contains it. */
 static __always_inline __u32 fg_lookup_prefix(__u32 bank, const __u64 *addr, __u32 is_ipv6)
 {
 	__u32 key = bank * 2 + (is_ipv6 ? 1 : 0);
+	struct fg_prefix_search search = { .addr = { addr[0], addr[1] } };
 	struct fg_prefix_tables *tables;
-	void *buckets;
 
 	tables = bpf_map_lookup_elem(&fg_prefix_tables, &key);
-	buckets = bpf_map_lookup_elem(&fg_prefixes, &bank);
-	if (!tables || !buckets)
+	search.buckets = bpf_map_lookup_elem(&fg_prefixes, &bank);
+	if (!tables || !search.buckets)
 		return 0;
-	for (__u32 i = 0; i < FG_MAX_PREFIX_LENGTHS; i++) {
-		const struct fg_prefix_table *table;
-		__u32 value;
-
-		if (i >= tables->count)
-			break;
-		table = &tables->table[i];
-		value = fg_probe(buckets, table, addr[0] & table->netmask[0], addr[1] & table->netmask[1]);
-		if (value)
-			return value;
-	}
-	return 0;
+	search.tables = tables;
+	bpf_loop(tables->count, fg_probe_length, &search, 0);
+	return search.value;
 }
 
 static __always_inline struct fg_local_value *fg_lookup_local(__u32 bank, const __u64 *addr)
