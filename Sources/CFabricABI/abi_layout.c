@@ -5,13 +5,12 @@
 #include "cfabric_abi.h"
 
 _Static_assert(sizeof(struct fg_prefix_bucket) == 64, "fg_prefix_bucket: one cache line");
-_Static_assert(sizeof(struct fg_prefix_table) == 32, "fg_prefix_table");
-_Static_assert(sizeof(struct fg_prefix_tables) == 8 + 32 * FG_MAX_PREFIX_LENGTHS, "fg_prefix_tables");
+_Static_assert(sizeof(struct fg_prefix_table) == 40, "fg_prefix_table");
+_Static_assert(sizeof(struct fg_prefix_tables) == 8 + 40 * FG_MAX_PREFIX_LENGTHS, "fg_prefix_tables");
 _Static_assert(sizeof(struct fg_dir_config) == 4, "fg_dir_config");
 _Static_assert(sizeof(struct fg_interface_key) == 8, "fg_interface_key");
 _Static_assert(sizeof(struct fg_fast_source) == 24, "fg_fast_source");
 _Static_assert(sizeof(struct fg_interface_value) == 16 + 24 * FG_FAST_SOURCES, "fg_interface_value");
-_Static_assert(sizeof(struct fg_local_key) == 20, "fg_local_key");
 _Static_assert(sizeof(struct fg_local_value) == 8, "fg_local_value");
 _Static_assert(sizeof(struct fg_fabric_value) == 8, "fg_fabric_value");
 _Static_assert(sizeof(struct fg_state) == 48, "fg_state");

@@ -108,24 +108,20 @@ public final class LinuxDatapath: Datapath {
     }
 
     public func clearBank(_ bank: UInt32) throws {
-        // Where each policy map keeps the bank in its key.
         // fg_ifindex, fg_prefix_tables and the bucket arrays need nothing: `write` rewrites a bank of
-        // them whole, and fg_interfaces is reached only through fg_ifindex.
-        let bankOffset = [FG_MAP_IFINDEX_FAR: 0, FG_MAP_LOCALS: 0]
-        for (name, offset) in bankOffset {
-            let map = try map(name)
-            let keys = try map.packedKeys()
-            var doomed: [UInt8] = []
-            for start in stride(from: 0, to: keys.count, by: map.facts.keySize)
-            where keys.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: start + offset, as: UInt32.self) }) == bank {
-                doomed += keys[start..<start + map.facts.keySize]
-            }
-            try map.deleteBatch(keys: doomed)
+        // them whole, and fg_interfaces / fg_locals are reached only through fg_ifindex / the buckets.
+        // fg_ifindex_far keys start with the bank.
+        let far = try map(FG_MAP_IFINDEX_FAR)
+        let keys = try far.packedKeys()
+        var doomed: [UInt8] = []
+        for start in stride(from: 0, to: keys.count, by: far.facts.keySize)
+        where keys.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: start, as: UInt32.self) }) == bank {
+            doomed += keys[start..<start + far.facts.keySize]
         }
-        let fabrics = try map(FG_MAP_FABRICS)
-        for id in 0..<UInt32(FG_MAX_FABRICS) {
-            try fabrics.update(key: bank * UInt32(FG_MAX_FABRICS) + id, value: fg_fabric_value())
-        }
+        try far.deleteBatch(keys: doomed)
+        // Fabrics: the bank's whole range, zeroed in one batch.
+        let ids = (0..<UInt32(FG_MAX_FABRICS)).flatMap { BPFMap.bytes(of: bank * UInt32(FG_MAX_FABRICS) + $0) }
+        try map(FG_MAP_FABRICS).updateBatch(keys: ids, values: [UInt8](repeating: 0, count: Int(FG_MAX_FABRICS) * MemoryLayout<fg_fabric_value>.size))
     }
 
     public func write(_ entries: [MapEntry], bank: UInt32) throws {

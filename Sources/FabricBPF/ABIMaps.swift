@@ -17,7 +17,7 @@ public enum ABIMaps {
         Spec(name: FG_MAP_INTERFACES, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_interface_value>.size),
         Spec(name: FG_MAP_IFINDEX, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<UInt32>.size),
         Spec(name: FG_MAP_IFINDEX_FAR, keySize: MemoryLayout<fg_interface_key>.size, valueSize: MemoryLayout<UInt32>.size),
-        Spec(name: FG_MAP_LOCALS, keySize: MemoryLayout<fg_local_key>.size, valueSize: MemoryLayout<fg_local_value>.size),
+        Spec(name: FG_MAP_LOCALS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_local_value>.size),
         Spec(name: FG_MAP_FABRICS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_fabric_value>.size),
         Spec(name: FG_MAP_STATE, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_state>.size),
         Spec(name: FG_MAP_COUNTERS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_counter_value>.size),

@@ -11,15 +11,15 @@ public struct MapEntry: Sendable, Equatable {
 extension MapPlan {
     /// Every policy map entry for one bank, built from the ABI header's own
     /// structs so the bytes are the ones the programs read: the small maps
-    /// (`settingEntries`), then each family's fg_prefix_tables entry and, as
+    /// (`settingEntries`), then each table set's fg_prefix_tables entry and, as
     /// the one fg_prefixes entry, the bank's whole bucket array (its key is
     /// the bank; the writer puts the bytes in that bank's inner map).
     public func entries(bank: UInt32) -> [MapEntry] {
-        let buckets = PrefixBuckets(prefixes)
+        let buckets = PrefixBuckets(prefixes, locals: locals)
         var entries = settingEntries(bank: bank)
-        for family in [IPAddress.Family.ipv4, .ipv6] {
-            let index = bank * 2 + (family == .ipv6 ? 1 : 0)
-            entries.append(MapEntry(map: FG_MAP_PREFIX_TABLES, key: bytes(of: index), value: bytes(of: buckets.tables(family))))
+        for set in PrefixBuckets.TableSet.allCases {
+            let index = bank * UInt32(FG_TABLE_SETS.rawValue) + UInt32(set.rawValue)
+            entries.append(MapEntry(map: FG_MAP_PREFIX_TABLES, key: bytes(of: index), value: bytes(of: buckets.abiTables(set))))
         }
         entries.append(MapEntry(map: FG_MAP_PREFIXES, key: bytes(of: bank), value: buckets.bytes))
         return entries
@@ -68,10 +68,9 @@ extension MapPlan {
             entries.append(MapEntry(map: FG_MAP_FABRICS, key: bytes(of: index), value: bytes(of: value)))
         }
 
-        for entry in locals {
-            var key = fg_local_key()
-            key.bank = bank
-            copy(IPAddress.v6(entry.address.mappedV6).bytes, into: &key.addr)
+        // Indexed by position: the local table's slots carry it (PrefixBuckets).
+        for (position, entry) in locals.enumerated() {
+            let key = bank * UInt32(FG_MAX_LOCAL_ADDRS) + UInt32(position)
             var value = fg_local_value()
             value.fabric_id = entry.fabricID
             value.redirect_ifindex = entry.redirectIfindex

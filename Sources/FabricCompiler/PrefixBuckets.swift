@@ -1,39 +1,56 @@
 import CFabricABI
 import FabricPolicy
 
-/// The merged prefix table of a plan in the shape the programs probe
-/// (fabricguard_abi.h, "Prefixes"): one open-addressing hash table per
-/// (family, prefix length), laid out as 64-byte buckets in one array, and per
-/// family the list of tables, longest length first. Deterministic: built from
-/// the plan's sorted prefixes with a fixed hash, so equal plans give equal bytes.
+/// The merged prefix table and the local addresses of a plan in the shape
+/// the programs probe (fabricguard_abi.h, "Prefixes"): one open-addressing
+/// hash table per (table set, prefix length), laid out as 64-byte buckets in
+/// one array, and per set the list of its tables, longest length first.
+/// Deterministic: built from the plan's sorted entries with a fixed hash, so
+/// equal plans give equal bytes.
 public struct PrefixBuckets: Sendable, Equatable {
     public static let bucketSize = MemoryLayout<fg_prefix_bucket>.stride
     static let slots = Int(FG_PREFIX_SLOTS)
     static let maxProbes = Int(FG_MAX_PROBES)
 
-    /// Where one (family, length) table sits in the bucket array.
+    /// fabricguard_abi.h's table sets: what a list of tables answers.
+    public enum TableSet: Int, CaseIterable, Sendable {
+        case ipv4 = 0, ipv6 = 1, locals = 2
+
+        public init(_ family: IPAddress.Family) { self = family == .ipv4 ? .ipv4 : .ipv6 }
+    }
+
+    /// Where one table sits in the bucket array.
     public struct Table: Sendable, Equatable {
         /// The prefix length in the 16-byte form (IPv4: 96 + length).
         public var length: Int
         public var base: Int
         public var buckets: Int
+        /// Bit `hash >> 58` of every key's hash.
+        public var filter: UInt64 = 0
 
         var shift: Int { 64 - buckets.trailingZeroBitCount }
     }
 
     /// The bucket array, `bucketCount * bucketSize` bytes, for one bank's inner map.
     public private(set) var bytes: [UInt8]
-    public private(set) var v4: [Table] = []
-    public private(set) var v6: [Table] = []
+    /// The tables of each set, longest length first.
+    public private(set) var tables: [TableSet: [Table]] = [:]
+    public var v4: [Table] { tables[.ipv4] ?? [] }
+    public var v6: [Table] { tables[.ipv6] ?? [] }
     public var bucketCount: Int { bytes.count / Self.bucketSize }
 
-    public init(_ prefixes: [PrefixEntry]) {
-        // Keys by family and length, in plan order (the plan is sorted).
+    /// `locals` in plan order: a local's index in fg_locals is its position.
+    public init(_ prefixes: [PrefixEntry], locals: [LocalEntry] = []) {
+        // Keys by set and length, in plan order (the plan is sorted).
         var groups: [Int: [(key: AddressWords, value: UInt32)]] = [:]
         for entry in prefixes {
             let length = entry.prefix.length + (entry.prefix.family == .ipv4 ? 96 : 0)
-            let group = (entry.prefix.family == .ipv6 ? 256 : 0) + length
-            groups[group, default: []].append((AddressWords(entry.prefix.address), entry.bucketValue))
+            groups[TableSet(entry.prefix.family).rawValue << 8 | length, default: []]
+                .append((AddressWords(entry.prefix.address), entry.bucketValue))
+        }
+        for (index, local) in locals.enumerated() {
+            groups[TableSet.locals.rawValue << 8 | 128, default: []]
+                .append((AddressWords(local.address), local.bucketValue(index: index)))
         }
 
         var placed: [(table: Table, keys: [(key: AddressWords, value: UInt32)], positions: [Int])] = []
@@ -45,11 +62,12 @@ public struct PrefixBuckets: Sendable, Equatable {
             var buckets = 2
             while buckets * 2 < keys.count { buckets *= 2 }
             while true {
-                let table = Table(length: group & 0xff, base: next, buckets: buckets)
+                var table = Table(length: group & 0xff, base: next, buckets: buckets)
+                table.filter = keys.reduce(0) { $0 | 1 << ($1.key.hash >> 58) }
                 if let positions = Self.place(keys, in: table) {
                     placed.append((table, keys, positions))
                     next += buckets
-                    if group >= 256 { v6.append(table) } else { v4.append(table) }
+                    tables[TableSet(rawValue: group >> 8)!, default: []].append(table)
                     break
                 }
                 buckets *= 2
@@ -90,9 +108,9 @@ public struct PrefixBuckets: Sendable, Equatable {
         return positions
     }
 
-    /// The fg_prefix_tables value of one family.
-    public func tables(_ family: IPAddress.Family) -> fg_prefix_tables {
-        let list = family == .ipv4 ? v4 : v6
+    /// The fg_prefix_tables value of one table set.
+    public func abiTables(_ set: TableSet) -> fg_prefix_tables {
+        let list = tables[set] ?? []
         var value = fg_prefix_tables()
         value.count = UInt32(list.count)
         withUnsafeMutableBytes(of: &value.table) { raw in
@@ -107,6 +125,7 @@ public struct PrefixBuckets: Sendable, Equatable {
                 entry.mask = UInt32(table.buckets - 1)
                 entry.shift = UInt32(table.shift)
                 entry.length = UInt32(table.length)
+                entry.filter = table.filter
                 raw.storeBytes(of: entry, toByteOffset: index * MemoryLayout<fg_prefix_table>.stride, as: fg_prefix_table.self)
             }
         }
@@ -116,11 +135,17 @@ public struct PrefixBuckets: Sendable, Equatable {
     /// The value the programs find for `address` (0: no prefix contains it),
     /// probing exactly as decide.h does; the layout tests check it against the
     /// reference trie.
-    public func value(for address: IPAddress) -> UInt32 {
+    public func value(for address: IPAddress) -> UInt32 { value(for: address, in: TableSet(address.family)) }
+
+    /// The local table's value for one of the host's addresses (0: not one).
+    public func localValue(for address: IPAddress) -> UInt32 { value(for: address, in: .locals) }
+
+    func value(for address: IPAddress, in set: TableSet) -> UInt32 {
         let words = AddressWords(address)
-        for table in address.family == .ipv4 ? v4 : v6 {
+        for table in tables[set] ?? [] {
             let mask = AddressWords.netmask(length: table.length)
             let key = AddressWords(w0: words.w0 & mask.w0, w1: words.w1 & mask.w1)
+            guard table.filter >> (key.hash >> 58) & 1 == 1 else { continue }
             let home = key.home(shift: table.shift)
             probing: for probe in 0..<Self.maxProbes {
                 let start = (table.base + (home + probe) & (table.buckets - 1)) * Self.bucketSize
@@ -159,9 +184,12 @@ struct AddressWords: Equatable {
         return AddressWords(w0: UInt64(truncatingIfNeeded: mask >> 64).byteSwapped, w1: UInt64(truncatingIfNeeded: mask).byteSwapped)
     }
 
-    /// fabricguard_abi.h's hash: the key's home bucket for a table with this shift.
+    /// fabricguard_abi.h's hash.
+    var hash: UInt64 { w0 &* FG_HASH_K0 &+ w1 &* FG_HASH_K1 }
+
+    /// The key's home bucket in a table with this shift.
     func home(shift: Int) -> Int {
-        Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: (w0 &* FG_HASH_K0 &+ w1 &* FG_HASH_K1) >> UInt64(shift)))
+        Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash >> UInt64(shift)))
     }
 }
 
@@ -169,5 +197,12 @@ extension PrefixEntry {
     /// The entry as a bucket slot holds it (fg_prefix_bucket.value).
     var bucketValue: UInt32 {
         UInt32(FG_PREFIX_USED) | fabricID & UInt32(FG_PREFIX_FABRIC_MASK) | (exempt ? UInt32(FG_PREFIX_EXEMPT) : 0)
+    }
+}
+
+extension LocalEntry {
+    /// The address as the local table's slot holds it: its fg_locals index and fabric.
+    func bucketValue(index: Int) -> UInt32 {
+        UInt32(FG_PREFIX_USED) | UInt32(index) << 8 | fabricID & 0xff
     }
 }

@@ -209,7 +209,7 @@ struct CompilerTests {
         }
         """
 
-    static let goldenDigest = "sha256:96eea97a230ad14eba873c53f940071a3f43d456f7322367c4e99b193ff15d12"
+    static let goldenDigest = "sha256:1611203a3a634902f6721589be01e33e8f44e251a854035108859d09bd724cee"
 
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()
@@ -250,20 +250,23 @@ struct CompilerTests {
     @Test func entriesUseTheABILayout() throws {
         let plan = try Self.compileTwoFabric().plan
         let entries = plan.entries(bank: 1)
-        // One fg_prefix_tables entry per family at bank * 2 + family, and the bucket array under the bank.
+        // One fg_prefix_tables entry per table set at bank * 3 + set, and the bucket array under the bank.
         let tables = entries.filter { $0.map == "fg_prefix_tables" }
-        #expect(tables.map(\.key) == [[2, 0, 0, 0], [3, 0, 0, 0]])
+        #expect(tables.map(\.key) == [[3, 0, 0, 0], [4, 0, 0, 0], [5, 0, 0, 0]])
         let buckets = try #require(entries.first { $0.map == "fg_prefixes" })
         #expect(buckets.key == [1, 0, 0, 0])
-        #expect(buckets.value == PrefixBuckets(plan.prefixes).bytes)
+        #expect(buckets.value == PrefixBuckets(plan.prefixes, locals: plan.locals).bytes)
         // 10.1.0.0/24 owned by fabric 1: its slot holds ::ffff:10.1.0.0 and the used bit with fabric 1.
         let wanted: [UInt8] = [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 1, 0, 0]
         let slotOffsets: [Int] = stride(from: 0, to: buckets.value.count, by: 64).flatMap { bucket in (0..<3).map { bucket + $0 * 16 } }
         let slot = try #require(slotOffsets.first { Array(buckets.value[$0..<$0 + 16]) == wanted })
         let valueOffset = slot / 64 * 64 + 48 + (slot % 64) / 16 * 4
         #expect(Array(buckets.value[valueOffset..<valueOffset + 4]) == [1, 0, 0, 0x80])
-        let local = try #require(entries.first { $0.map == "fg_locals" && $0.key.suffix(4) == [10, 2, 0, 5] })
-        #expect(local.key == [1, 0, 0, 0] + [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 2, 0, 5])
+        // 10.2.0.5, owned by fabric 2 and held by ifindex 4: its local table value names its fg_locals index.
+        let position = try #require(plan.locals.firstIndex { $0.address == IPAddress("10.2.0.5") })
+        let found = PrefixBuckets(plan.prefixes, locals: plan.locals).localValue(for: IPAddress("10.2.0.5")!)
+        #expect(found == 0x8000_0000 | UInt32(position) << 8 | 2)
+        let local = try #require(entries.first { $0.map == "fg_locals" && $0.key == withUnsafeBytes(of: UInt32(4096 + position)) { Array($0) } })
         #expect(local.value == [2, 0, 0, 0, 4, 0, 0, 0])
         let fabric = try #require(entries.first { $0.map == "fg_fabrics" && $0.value == [4, 0, 0, 0, 0, 0, 0, 0] })
         #expect(fabric.key == [66, 0, 0, 0])  // bank 1 * 64 fabrics + id 2

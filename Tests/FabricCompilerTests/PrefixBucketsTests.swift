@@ -80,7 +80,30 @@ import Testing
     @Test func theLayoutIsAFunctionOfThePrefixes() {
         let entries = Self.randomEntries(seed: 7, count: 500)
         #expect(PrefixBuckets(entries) == PrefixBuckets(entries))
-        #expect(PrefixBuckets(entries).tables(.ipv6).count == UInt32(PrefixBuckets(entries).v6.count))
+        #expect(PrefixBuckets(entries).abiTables(.ipv6).count == UInt32(PrefixBuckets(entries).v6.count))
+    }
+
+    @Test func localAddressesShareTheArrayButNotTheTables() {
+        let entries = Self.randomEntries(seed: 5, count: 400)
+        // Locals inside owned prefixes, of both families, at 4095 positions at most.
+        var seen = Set<IPAddress>()
+        let addresses = entries.prefix(300).map(\.prefix.address).filter { seen.insert($0).inserted }
+        let locals = addresses.enumerated().map { index, address in
+            LocalEntry(address: address, interface: "e\(index % 4)", fabricID: UInt32(index % 3 + 1), redirectIfindex: 7)
+        }
+        let buckets = PrefixBuckets(entries, locals: locals)
+        #expect(buckets.tables[.locals]?.map(\.length) == [128])
+        for (index, local) in locals.enumerated() {
+            #expect(buckets.localValue(for: local.address) == 0x8000_0000 | UInt32(index) << 8 | local.fabricID)
+            // The prefix tables still answer for the same address.
+            #expect(buckets.value(for: local.address) != 0)
+        }
+        #expect(buckets.localValue(for: IPAddress("192.0.2.99")!) == 0)
+        // Adding locals moves no prefix answer.
+        let plain = PrefixBuckets(entries)
+        for address in Self.probes(entries, seed: 5).prefix(2000) {
+            #expect(plain.value(for: address) == buckets.value(for: address))
+        }
     }
 
     @Test func tablesAreLargeEnoughAndPowersOfTwo() {

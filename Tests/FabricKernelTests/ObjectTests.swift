@@ -56,7 +56,6 @@ struct ObjectTests {
         ("fg_interface_key", MemoryLayout<fg_interface_key>.size),
         ("fg_interface_value", MemoryLayout<fg_interface_value>.size),
         ("fg_fast_source", MemoryLayout<fg_fast_source>.size),
-        ("fg_local_key", MemoryLayout<fg_local_key>.size),
         ("fg_local_value", MemoryLayout<fg_local_value>.size),
         ("fg_fabric_value", MemoryLayout<fg_fabric_value>.size),
         ("fg_state", MemoryLayout<fg_state>.size),

@@ -122,8 +122,12 @@ enum fg_unowned {
  *
  *   x    = w0 * FG_HASH_K0 + w1 * FG_HASH_K1   (w0, w1: the masked bytes
  *          0-7 and 8-15 read as little-endian 64-bit words; wrapping)
+ *   filter bit x >> 58 clear: the table does not hold the key (no bucket read)
  *   home = x >> shift                          (shift = 64 - log2(buckets))
  *   probe p visits bucket base + ((home + p) & mask)
+ *
+ * The filter has bit x >> 58 set for every key of the table: the tables of a
+ * few keys each (exempt host addresses, say) cost a lookup no cache line.
  *
  * An exact-match hash per length costs one or two cache lines per packet
  * where an LPM trie walks a node per significant bit.
@@ -150,10 +154,18 @@ struct fg_prefix_table {
 	__u32 mask;       /* buckets - 1; buckets is a power of two, at least 2 */
 	__u32 shift;      /* 64 - log2(buckets) */
 	__u32 length;     /* prefix length in the 16-byte form (IPv4: 96 + length) */
+	__u64 filter;     /* bit x >> 58 of every key's hash x */
 };
 
-/* fg_prefix_tables: array indexed by bank * 2 + (IPv6 ? 1 : 0), the tables
- * of one family, longest length first. */
+/* fg_prefix_tables: array indexed by bank * FG_TABLE_SETS + set, the tables
+ * of one set, longest length first. */
+enum fg_table_set {
+	FG_TABLES_IPV4 = 0,   /* owner and exempt prefixes */
+	FG_TABLES_IPV6 = 1,
+	FG_TABLES_LOCAL = 2,  /* the host's owned addresses (both families) */
+	FG_TABLE_SETS = 3,
+};
+
 struct fg_prefix_tables {
 	__u32 count;
 	__u32 pad;
@@ -201,12 +213,15 @@ struct fg_interface_value {
 	struct fg_fast_source fast[FG_FAST_SOURCES];
 };
 
-/* fg_locals: hash, this host's addresses owned by a fabric. IPv4 is stored
- * IPv4-mapped (::ffff:a.b.c.d) so one map serves both families. */
-struct fg_local_key {
-	__u32 bank;
-	__u8 addr[16];
-};
+/*
+ * Local addresses: this host's addresses owned by a fabric, in the 16-byte
+ * form, as one more exact-match table of the bucket array (the third table
+ * set of fg_prefix_tables, one table of length 128). A slot's value is
+ * FG_PREFIX_USED | index << 8 | fabric id, and fg_locals (an array indexed
+ * by bank * FG_MAX_LOCAL_ADDRS + index) holds the rest.
+ */
+#define FG_LOCAL_FABRIC(value) ((value) & 0xffU)
+#define FG_LOCAL_INDEX(value) (((value) >> 8) & 0xfffU)
 
 struct fg_local_value {
 	__u32 fabric_id;

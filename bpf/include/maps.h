@@ -37,7 +37,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fg_prefix_tables);
-	__uint(max_entries, FG_BANKS * 2);
+	__uint(max_entries, FG_BANKS * FG_TABLE_SETS);
 } fg_prefix_tables SEC(".maps");
 
 struct {
@@ -63,8 +63,8 @@ struct {
 } fg_ifindex_far SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct fg_local_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
 	__type(value, struct fg_local_value);
 	__uint(max_entries, FG_MAX_LOCAL_ADDRS * FG_BANKS);
 } fg_locals SEC(".maps");
