@@ -1,6 +1,7 @@
 import FabricCompiler
 import FabricHost
 import FabricPolicy
+import Foundation
 
 /// Why an agent operation failed: the caller's input (exit 2) or the kernel (exit 1).
 public enum AgentError: Error, CustomStringConvertible {
@@ -52,7 +53,10 @@ public struct ApplyReport: Sendable, Codable {
 /// Where an apply spent its time, in milliseconds from the start of `Agent.apply`
 /// (the policy is already loaded): `visible` is when the new generation took
 /// effect for packets, `total` includes detaching stale hooks and the record.
+/// `programWait` is the part of `compile` spent waiting for programs that
+/// `preloadPrograms` started loading before the policy was read.
 public struct ApplyTimings: Sendable, Codable, Equatable {
+    public var programWait: Double
     public var compile: Double
     public var maps: Double
     public var hooks: Double
@@ -60,7 +64,7 @@ public struct ApplyTimings: Sendable, Codable, Equatable {
     public var total: Double
 
     enum CodingKeys: String, CodingKey {
-        case compile = "compile_ms", maps = "maps_ms", hooks = "hooks_ms", visible = "visible_ms", total = "total_ms"
+        case programWait = "program_wait_ms", compile = "compile_ms", maps = "maps_ms", hooks = "hooks_ms", visible = "visible_ms", total = "total_ms"
     }
 }
 
@@ -103,8 +107,19 @@ public struct StatusReport: Sendable, Codable {
 /// datapath only does what it is told.
 public final class Agent {
     public let datapath: any Datapath
+    private var preload: ProgramPreload?
 
     public init(datapath: any Datapath) { self.datapath = datapath }
+
+    /// When nothing is installed yet, starts loading the programs on another
+    /// thread, so that the kernel's verification (a third of a second here)
+    /// overlaps with reading the policy and the host. `apply` waits for it
+    /// before it touches the datapath and reports its failure; until then the
+    /// caller must not use the agent.
+    public func preloadPrograms() {
+        guard preload == nil, (try? datapath.isInstalled()) == false else { return }
+        preload = ProgramPreload(datapath)
+    }
 
     /// Compiles `policy` for `host` and makes it the running policy without a
     /// window: the standby bank is filled completely, hooks are attached, the
@@ -117,7 +132,10 @@ public final class Agent {
             let duration = clock.now - start
             return Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
         }
-        var timings = ApplyTimings(compile: 0, maps: 0, hooks: 0, visible: 0, total: 0)
+        var timings = ApplyTimings(programWait: 0, compile: 0, maps: 0, hooks: 0, visible: 0, total: 0)
+        let preloadFailure = preload?.wait()
+        preload = nil
+        timings.programWait = elapsed()
         let previous: AgentRecord?
         let state: GenerationState?
         do {
@@ -154,6 +172,7 @@ public final class Agent {
         var attachedNow: [(Hook, UInt32)] = []
         var applied: [AgentRecord.Interface] = []
         do {
+            if let preloadFailure { throw preloadFailure }
             if kept != nil { try datapath.prepareMapsOnly() } else { try datapath.prepare() }
             let knownSlots = Set((previous?.counterSlots ?? [:]).values)
             try datapath.resetCounters(slots: Set(plan.interfaces.map(\.counterSlot)).subtracting(knownSlots))
@@ -338,5 +357,27 @@ public final class Agent {
         } catch {
             throw .kernel(verb: "unload", cause: error)
         }
+    }
+}
+
+/// One `loadPrograms` on its own thread. The datapath is used by that thread
+/// alone until `wait` returns, which is what makes the unchecked Sendable true.
+private final class ProgramPreload: @unchecked Sendable {
+    private let datapath: any Datapath
+    private let done = DispatchSemaphore(value: 0)
+    private var failure: (any Error)?
+
+    init(_ datapath: any Datapath) {
+        self.datapath = datapath
+        Thread { [self] in
+            do { try self.datapath.loadPrograms() } catch { failure = error }
+            done.signal()
+        }.start()
+    }
+
+    /// Blocks until the load is over: its error, nil when it succeeded.
+    func wait() -> (any Error)? {
+        done.wait()
+        return failure
     }
 }

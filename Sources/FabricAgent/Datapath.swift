@@ -81,6 +81,10 @@ public struct CounterValue: Sendable, Equatable {
 public protocol Datapath: AnyObject {
     /// True when an earlier apply left state (pinned maps) behind.
     func isInstalled() throws -> Bool
+    /// Loads (verifies) the programs and adopts the pinned maps, if any,
+    /// without pinning or attaching anything: what dies with the process if no
+    /// `prepare` follows. Idempotent; `prepare` does it when it was not done.
+    func loadPrograms() throws
     /// Loads the programs and adopts (or creates and pins) the maps. Nothing
     /// running changes: the new programs are not attached yet.
     func prepare() throws

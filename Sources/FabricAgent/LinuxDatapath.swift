@@ -12,6 +12,8 @@ import Foundation
 public final class LinuxDatapath: Datapath {
     public let pinDirectory: String
     private var object: BPFObject?
+    /// Loaded by `loadPrograms`, for the next `prepare`.
+    private var preloaded: BPFObject?
     private var openedMaps: [String: BPFMap] = [:]
 
     public init(pinDirectory: String) {
@@ -25,9 +27,23 @@ public final class LinuxDatapath: Datapath {
         access("\(mapsDirectory)/\(FG_MAP_STATE)", F_OK) == 0
     }
 
+    public func loadPrograms() throws {
+        if preloaded == nil { preloaded = try Self.loadObject(adoptingPinsIn: mapsDirectory) }
+    }
+
     public func prepare() throws {
         try BPFFilesystem.makeDirectory(mapsDirectory)
         try BPFFilesystem.makeDirectory(linksDirectory)
+        let object = try preloaded ?? Self.loadObject(adoptingPinsIn: mapsDirectory)
+        preloaded = nil
+        try object.pinMaps(in: mapsDirectory)
+        self.object = object
+        openedMaps = [:]
+    }
+
+    /// The embedded object, with the maps pinned in `directory` adopted and its
+    /// programs loaded (the verifier's part), nothing pinned or attached.
+    private static func loadObject(adoptingPinsIn directory: String) throws -> BPFObject {
         let object = try BPFObject()
         // A binary and an object that disagree on the ABI must never meet the kernel.
         let built = try object.constant(FG_RODATA_ABI_VERSION)
@@ -36,11 +52,9 @@ public final class LinuxDatapath: Datapath {
                 verb: "load", object: "embedded BPF object", errno: 0,
                 detail: "it was built for ABI \(built), this binary speaks ABI \(FG_ABI_VERSION)")
         }
-        try object.reusePinnedMaps(in: mapsDirectory)
+        try object.reusePinnedMaps(in: directory)
         try object.load()
-        try object.pinMaps(in: mapsDirectory)
-        self.object = object
-        openedMaps = [:]
+        return object
     }
 
     public func prepareMapsOnly() throws {

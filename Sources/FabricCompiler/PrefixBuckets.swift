@@ -38,6 +38,9 @@ public struct PrefixBuckets: Sendable, Equatable {
     public var v4: [Table] { tables[.ipv4] ?? [] }
     public var v6: [Table] { tables[.ipv6] ?? [] }
     public var bucketCount: Int { bytes.count / Self.bucketSize }
+    /// Keys placed past their home bucket: a lookup of one finds the home
+    /// bucket full and probes on (the programs' slower path).
+    public private(set) var keysAwayFromHome = 0
 
     /// `locals` in plan order: a local's index in fg_locals is its position.
     public init(_ prefixes: [PrefixEntry], locals: [LocalEntry] = []) {
@@ -66,6 +69,7 @@ public struct PrefixBuckets: Sendable, Equatable {
                 table.filter = keys.reduce(0) { $0 | 1 << ($1.key.hash >> 58) }
                 if let positions = Self.place(keys, in: table) {
                     placed.append((table, keys, positions))
+                    keysAwayFromHome += zip(keys, positions).count { $0.key.home(shift: table.shift) & (buckets - 1) != $1 / Self.slots }
                     next += buckets
                     tables[TableSet(rawValue: group >> 8)!, default: []].append(table)
                     break

@@ -291,10 +291,36 @@ do {
     let kernel = try KernelUnderTest(plan: plan, bank: 1)
     var differential = Differential(host: host, kernel: kernel, reference: ReferenceDatapath(plan: plan))
     try differential.run(randomFrames: arguments.random, seed: arguments.seed)
+
+    // A large policy: every prefix as a source on each hook. Its tables are full
+    // enough that some keys live past their home bucket, the programs' slower path.
+    let large = try BenchWorld(prefixes: 10_000, seed: arguments.seed, host: host).plan
+    let awayFromHome = PrefixBuckets(large.prefixes).keysAwayFromHome
+    guard awayFromHome > 0 else { fail("the large policy put every key in its home bucket: the probing path went untested") }
+    var largeDifferential = Differential(
+        host: host, kernel: try KernelUnderTest(plan: large, bank: 0), reference: ReferenceDatapath(plan: large))
+    var random = SplitMix64(seed: arguments.seed)
+    for entry in large.prefixes {
+        let hostBits = entry.prefix.family == .ipv4 ? UInt128(random.next() & 0xff) : UInt128(random.next())
+        let source: IPAddress = switch entry.prefix.address {
+        case .v4(let base): .v4(base | UInt32(hostBits))
+        case .v6(let base): .v6(base | hostBits)
+        }
+        let frame = source.family == .ipv4
+            ? FrameBuilder.udp4(source: source, destination: IPAddress("192.0.2.1")!)
+            : FrameBuilder.udp6(source: source, destination: IPAddress("2001:db8::1")!)
+        for direction in [Direction.egress, .ingress] {
+            try largeDifferential.check("source in \(entry.prefix)", frame: frame, interface: "sana0", direction: direction, fixture: nil)
+        }
+    }
+    print("selftest: large policy, \(large.prefixes.count) prefixes (\(awayFromHome) keys past their home bucket), "
+        + "\(largeDifferential.judged) kernel verdicts")
+
+    let disagreements = differential.disagreements + largeDifferential.disagreements
     print(
-        "selftest: \(differential.judged) kernel verdicts (\(differential.skippedForSkb) short IP frames skipped on tc, judged on XDP), "
-            + "\(differential.disagreements) disagreements")
-    exit(differential.disagreements == 0 ? 0 : 1)
+        "selftest: \(differential.judged + largeDifferential.judged) kernel verdicts "
+            + "(\(differential.skippedForSkb) short IP frames skipped on tc, judged on XDP), \(disagreements) disagreements")
+    exit(disagreements == 0 ? 0 : 1)
 } catch {
     fail("\(error)")
 }

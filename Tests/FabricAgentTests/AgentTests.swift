@@ -21,6 +21,11 @@ final class FakeDatapath: Datapath {
     struct Refused: Error {}
 
     func isInstalled() throws -> Bool { installed }
+    var loadFailure: (any Error)?
+    func loadPrograms() throws {
+        journal.append("load programs")
+        if let loadFailure { throw loadFailure }
+    }
     func prepare() throws {
         installed = true
         journal.append("prepare")
@@ -89,6 +94,30 @@ struct AgentTests {
         #expect(!fake.attached.contains { $0.hasSuffix("@2") || $0.hasSuffix("@8") })
         #expect(fake.attached.contains("xdp@3"))
         #expect(fake.stored?.generation == 1)
+    }
+
+    @Test func aFirstApplyWaitsForThePreloadedProgramsAndReportsTheirFailure() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        agent.preloadPrograms()
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(Array(fake.journal.prefix(2)) == ["load programs", "prepare"], "\(fake.journal)")
+        // Installed already: nothing is preloaded (a swap may load nothing at all).
+        fake.journal = []
+        agent.preloadPrograms()
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(!fake.journal.contains("load programs"))
+
+        struct Refused: Error, CustomStringConvertible { var description: String { "load BPF object: Operation not permitted" } }
+        let refusing = FakeDatapath()
+        refusing.loadFailure = Refused()
+        let failing = Agent(datapath: refusing)
+        failing.preloadPrograms()
+        let error = #expect(throws: AgentError.self) {
+            try failing.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        }
+        #expect(error?.description == "apply /etc/fabricguard/p.yaml: load BPF object: Operation not permitted")
+        #expect(refusing.journal == ["load programs"] && !refusing.installed, "nothing written: \(refusing.journal)")
     }
 
     @Test func aSwapKeepsTheAttachedProgramsUnlessTheyChangedOrWentMissing() throws {

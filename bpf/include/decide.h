@@ -100,34 +100,27 @@ static __always_inline int fg_parse_frame(void *data, void *data_end, struct fg_
 	}
 }
 
-/* One (family, length) table: the value stored for the masked address
- * (k0, k1), 0 when the table does not hold it. */
-static __always_inline __u32 fg_probe(void *buckets, const struct fg_prefix_table *table, __u64 k0, __u64 k1)
+/* The hash of `addr` masked to `table`'s length, the masked words in k0, k1. */
+static __always_inline __u64 fg_table_key(const struct fg_prefix_table *table, const __u64 *addr, __u64 *k0, __u64 *k1)
 {
-	__u64 hash = k0 * FG_HASH_K0 + k1 * FG_HASH_K1;
-	__u32 home = hash >> (table->shift & 63);
-	__u32 base = table->base, mask = table->mask;
+	*k0 = addr[0] & table->netmask[0];
+	*k1 = addr[1] & table->netmask[1];
+	return *k0 * FG_HASH_K0 + *k1 * FG_HASH_K1;
+}
 
-	if (!((table->filter >> (hash >> 58)) & 1))
-		return 0;
+/* False when the table's filter shows it holds no key of this hash. */
+static __always_inline int fg_table_may_hold(const struct fg_prefix_table *table, __u64 hash)
+{
+	return (table->filter >> (hash >> 58)) & 1;
+}
 
-	for (__u32 probe = 0; probe < FG_MAX_PROBES; probe++) {
-		__u32 index = base + ((home + probe) & mask);
-		struct fg_prefix_bucket *bucket = bpf_map_lookup_elem(buckets, &index);
+/* The bucket `probe` steps past the key's home in `table`. */
+static __always_inline struct fg_prefix_bucket *fg_bucket(void *buckets, const struct fg_prefix_table *table, __u64 hash,
+							  __u32 probe)
+{
+	__u32 index = table->base + (((__u32)(hash >> (table->shift & 63)) + probe) & table->mask);
 
-		if (!bucket)
-			return 0;
-		for (int slot = 0; slot < FG_PREFIX_SLOTS; slot++) {
-			__u32 value = bucket->value[slot];
-
-			/* Slots fill in probe order and are never emptied: a gap ends the search. */
-			if (!value)
-				return 0;
-			if (bucket->addr[slot][0] == k0 && bucket->addr[slot][1] == k1)
-				return value;
-		}
-	}
-	return 0;
+	return bpf_map_lookup_elem(buckets, &index);
 }
 
 struct fg_prefix_search {
@@ -137,33 +130,88 @@ struct fg_prefix_search {
 	__u32 value;
 };
 
-/* bpf_loop body: the index-th longest table; 1 (stop) on a hit. A callback
- * is verified once, where a plain loop is walked length by length (a 32-length
- * loop took the verifier 7.7 s here, the callback 0.25 s). */
+/* bpf_loop body: the index-th longest table, probed up to FG_MAX_PROBES
+ * buckets; 1 (stop) on a hit. A callback is verified once, where the same
+ * probe loop inline is walked for every length (7.7 s of verification for
+ * the object with 32 lengths here). */
 static long fg_probe_length(__u32 index, struct fg_prefix_search *search)
 {
 	const struct fg_prefix_table *table;
+	struct fg_prefix_bucket *bucket;
+	__u64 k0, k1, hash;
 
 	if (index >= FG_MAX_PREFIX_LENGTHS)
 		return 1;
 	table = &search->tables->table[index];
-	search->value = fg_probe(search->buckets, table, search->addr[0] & table->netmask[0],
-				 search->addr[1] & table->netmask[1]);
-	return search->value != 0;
+	hash = fg_table_key(table, search->addr, &k0, &k1);
+	if (!fg_table_may_hold(table, hash))
+		return 0;
+	for (__u32 probe = 0; probe < FG_MAX_PROBES; probe++) {
+		bucket = fg_bucket(search->buckets, table, hash, probe);
+		if (!bucket)
+			return 0;
+#pragma unroll
+		for (int slot = 0; slot < FG_PREFIX_SLOTS; slot++) {
+			if (!bucket->value[slot])
+				return 0;
+			if (bucket->addr[slot][0] == k0 && bucket->addr[slot][1] == k1) {
+				search->value = bucket->value[slot];
+				return 1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* The first hit in table set `set` of `bank` for `addr` (16-byte form), as
  * its fg_prefix_bucket value; the tables are probed longest length first, so
- * for prefixes the first hit is the longest match. 0: no table holds it. */
+ * for prefixes the first hit is the longest match. 0: no table holds it.
+ *
+ * Nearly every key sits in its home bucket, so a plain loop reads just that
+ * bucket per length: a free slot without the key is a miss. Only a full home
+ * bucket without the key sends the search to the bpf_loop, which probes the
+ * lengths in full (again from the longest: the shorter way is not worth a
+ * second verified copy). The plain loop is cheap to verify (one bucket per
+ * length, no probe loop), and it spares the common case the callback's call
+ * and return per length, which are dear under the SRSO mitigation of this
+ * CPU: 11 ns for an egress pass, 30 ns for an XDP local destination. */
 static __always_inline __u32 fg_lookup_tables(__u32 bank, __u32 set, const __u64 *addr)
 {
 	__u32 key = bank * FG_TABLE_SETS + set;
 	struct fg_prefix_search search = { .addr = { addr[0], addr[1] } };
 	struct fg_prefix_tables *tables;
+	int full = 0;
 
 	tables = bpf_map_lookup_elem(&fg_prefix_tables, &key);
 	search.buckets = bpf_map_lookup_elem(&fg_prefixes, &bank);
 	if (!tables || !search.buckets)
+		return 0;
+	for (__u32 i = 0; i < FG_MAX_PREFIX_LENGTHS; i++) {
+		const struct fg_prefix_table *table;
+		struct fg_prefix_bucket *bucket;
+		__u64 k0, k1, hash;
+
+		if (i >= tables->count)
+			break;
+		table = &tables->table[i];
+		hash = fg_table_key(table, search.addr, &k0, &k1);
+		if (!fg_table_may_hold(table, hash))
+			continue;
+		bucket = fg_bucket(search.buckets, table, hash, 0);
+		if (!bucket)
+			return 0;
+#pragma unroll
+		for (int slot = 0; slot < FG_PREFIX_SLOTS; slot++) {
+			if (!bucket->value[slot])
+				goto next_length;
+			if (bucket->addr[slot][0] == k0 && bucket->addr[slot][1] == k1)
+				return bucket->value[slot];
+		}
+		full = 1;
+		break;
+next_length:;
+	}
+	if (!full)
 		return 0;
 	search.tables = tables;
 	bpf_loop(tables->count, fg_probe_length, &search, 0);

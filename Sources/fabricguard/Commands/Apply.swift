@@ -37,6 +37,9 @@ struct Apply: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        let agent = pins.agent()
+        // A first apply's program verification runs while the policy is read.
+        agent.preloadPrograms()
         let policy = try PolicyOptions.loadPolicy(path: self.policy)
         let host: HostInventory
         do {
@@ -47,7 +50,7 @@ struct Apply: ParsableCommand {
         }
         let report: ApplyReport
         do {
-            report = try pins.agent().apply(
+            report = try agent.apply(
                 policy: policy, host: host,
                 options: ApplyOptions(
                     policyPath: absolute(self.policy), allowMissing: allowMissing, ingressHook: ingressHook,
