@@ -183,8 +183,9 @@ public enum PolicyCompiler {
     /// steps 4-5: exempt, or owned by the interface's fabric), the interface's
     /// own first, at most `ABILimits.fastSources`. The programs answer these
     /// from the interface's entry; the verdict is the one the full decision gives.
+    /// Ingress uses the list too: a destination in it with reason ok is a local
+    /// address of the interface's own fabric, so it needs no local lookup.
     static func fastSources(for entry: InterfaceEntry, host: HostInventory, table: PrefixTable<PrefixEntry>) -> [FastSource] {
-        guard entry.egress.mode != .off else { return [] }
         // A fixed order whatever order the inventory lists things in: the same plan, the same bytes.
         let links = host.interfaces.sorted { ($0.name == entry.name ? 0 : 1, $0.index) < ($1.name == entry.name ? 0 : 1, $1.index) }
         var sources: [FastSource] = []

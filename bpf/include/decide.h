@@ -249,6 +249,20 @@ static __always_inline struct fg_interface_value *fg_lookup_interface(__u32 bank
 	return bpf_map_lookup_elem(&fg_interfaces, &index);
 }
 
+/* The interface's entry for `addr` when it is one of the host addresses that
+ * pass when they leave the interface (the compiler's list), else NULL. */
+static __always_inline const struct fg_fast_source *fg_own_address(const struct fg_interface_value *iface,
+								   const __u64 *addr)
+{
+	for (int i = 0; i < FG_FAST_SOURCES; i++) {
+		if (!iface->fast[i].used)
+			break;
+		if (iface->fast[i].addr[0] == addr[0] && iface->fast[i].addr[1] == addr[1])
+			return &iface->fast[i];
+	}
+	return NULL;
+}
+
 static __always_inline struct fg_verdict fg_verdict_of(__u32 reason, __u32 action, __u32 slot)
 {
 	struct fg_verdict v = { .reason = reason, .action = action, .counter_slot = slot };
@@ -296,6 +310,7 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 {
 	struct fg_packet pkt = {};
 	struct fg_interface_value *iface;
+	const struct fg_fast_source *own;
 	__u32 local;
 	struct fg_dir_config cfg;
 	struct fg_state *state;
@@ -327,12 +342,9 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	/* Egress from one of the host's own addresses that this interface passes
 	 * (steps 4-5 precomputed by the compiler): no prefix lookup. */
 	if (direction == FG_DIR_EGRESS) {
-		for (int i = 0; i < FG_FAST_SOURCES; i++) {
-			if (!iface->fast[i].used)
-				break;
-			if (iface->fast[i].addr[0] == pkt.src[0] && iface->fast[i].addr[1] == pkt.src[1])
-				return fg_verdict_of(iface->fast[i].reason, FG_ACTION_PASS, slot);
-		}
+		own = fg_own_address(iface, pkt.src);
+		if (own)
+			return fg_verdict_of(own->reason, FG_ACTION_PASS, slot);
 	}
 
 	/* 4. Exempt sources (DHCP, DAD, link-local) pass in both directions. */
@@ -360,8 +372,13 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	/* Ingress 5: a source owned by another fabric. */
 	if ((cfg.checks & FG_CHECK_SOURCE) && owner && owner != iface->fabric_id)
 		return fg_violation(FG_REASON_FOREIGN_SOURCE, &cfg, 0, bank, &pkt, owner, slot);
-	/* Ingress 6: strong host: one of our addresses, owned by another fabric. */
+	/* Ingress 6: strong host: one of our addresses, owned by another fabric.
+	 * An address of this interface's list owned by its own fabric (reason ok)
+	 * is a local of this fabric: the common case needs no local lookup. */
 	if ((cfg.checks & FG_CHECK_DESTINATION) && pkt.has_dst) {
+		own = fg_own_address(iface, pkt.dst);
+		if (own && own->reason == FG_REASON_OK)
+			return fg_verdict_of(FG_REASON_OK, FG_ACTION_PASS, slot);
 		local = fg_lookup_local(bank, pkt.dst);
 		if (local && FG_LOCAL_FABRIC(local) != iface->fabric_id)
 			return fg_violation(FG_REASON_FOREIGN_DESTINATION, &cfg, 0, bank, &pkt, owner, slot);

@@ -196,8 +196,11 @@ struct fg_interface_key { /* fg_ifindex_far */
 /*
  * A host address that leaving this interface passes with `reason` (ok or
  * exempt), precomputed by the compiler from the same prefix table: egress
- * sources are nearly always the host's own, and this answers them without
- * the trie. Anything else (violations included) takes the full path.
+ * sources are nearly always the host's own, and this answers them without a
+ * prefix lookup. Ingress destinations are nearly always the interface's own
+ * too: one listed with reason ok is a local address of the interface's
+ * fabric, which answers the strong-host check without a local lookup.
+ * Anything else (violations included) takes the full path.
  */
 struct fg_fast_source {
 	__u64 addr[2];  /* the 16-byte form (IPv4 as ::ffff:a.b.c.d), as w0, w1 */
