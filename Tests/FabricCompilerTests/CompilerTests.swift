@@ -294,6 +294,20 @@ struct CompilerTests {
         #expect(entries.count { $0.map == "fg_ifindex" } == plan.interfaces.count - 1)
     }
 
+    @Test func ingressOnlyInterfacesListTheirOwnAddressesToo() throws {
+        // Egress off on san-a: its programs still answer an arriving packet for
+        // 10.1.0.5 from the interface's list (ok: a local of its own fabric).
+        let yaml = Self.twoFabricYAML.replacingOccurrences(
+            of: "prefixes: [10.1.0.0/24, \"fd00:a::/64\"]",
+            with: "prefixes: [10.1.0.0/24, \"fd00:a::/64\"]\n    egress: { mode: off }")
+        let plan = try PolicyCompiler.compile(PolicyLoader.parse(yaml: yaml), host: Self.twoFabricHost).plan
+        let entry = try #require(plan.interface(named: "ens1f0"))
+        #expect(entry.egress.mode == .off)
+        #expect(entry.fastSources.contains(FastSource(address: IPAddress("10.1.0.5")!, reason: .ok)), "\(entry.fastSources)")
+        // The other fabric's local address is not listed: it takes the local lookup (and is a violation).
+        #expect(!entry.fastSources.contains { $0.address == IPAddress("10.2.0.5")! })
+    }
+
     @Test func mergedPrefixesCarryOwnerAndExemption() throws {
         let policy = try PolicyLoader.parse(yaml: """
             version: 1
