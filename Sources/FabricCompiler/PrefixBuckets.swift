@@ -207,6 +207,6 @@ extension PrefixEntry {
 extension LocalEntry {
     /// The address as the local table's slot holds it: its fg_locals index and fabric.
     func bucketValue(index: Int) -> UInt32 {
-        UInt32(FG_PREFIX_USED) | UInt32(index) << 8 | fabricID & 0xff
+        UInt32(FG_PREFIX_USED) | UInt32(index) << FG_LOCAL_INDEX_SHIFT | fabricID & FG_LOCAL_FABRIC_MASK
     }
 }

@@ -174,7 +174,10 @@ static long fg_probe_length(__u32 index, struct fg_prefix_search *search)
  * second verified copy). The plain loop is cheap to verify (one bucket per
  * length, no probe loop), and it spares the common case the callback's call
  * and return per length, which are dear under the SRSO mitigation of this
- * CPU: 11 ns for an egress pass, 30 ns for an XDP local destination. */
+ * CPU: ~12 ns for an egress decision, ~35 ns for an XDP local destination.
+ * The slot scan is written out here and in fg_probe_length on purpose: a
+ * shared helper answering hit / miss / full gave the verifier three value
+ * states to carry on, and the object took 1.1 s to verify instead of 0.37. */
 static __always_inline __u32 fg_lookup_tables(__u32 bank, __u32 set, const __u64 *addr)
 {
 	__u32 key = bank * FG_TABLE_SETS + set;

@@ -223,8 +223,13 @@ struct fg_interface_value {
  * FG_PREFIX_USED | index << 8 | fabric id, and fg_locals (an array indexed
  * by bank * FG_MAX_LOCAL_ADDRS + index) holds the rest.
  */
-#define FG_LOCAL_FABRIC(value) ((value) & 0xffU)
-#define FG_LOCAL_INDEX(value) (((value) >> 8) & 0xfffU)
+#define FG_LOCAL_FABRIC_MASK 0xffU   /* bits 0-7: the owning fabric id */
+#define FG_LOCAL_INDEX_SHIFT 8        /* bits 8-19: the fg_locals index */
+#define FG_LOCAL_INDEX_MASK 0xfffU
+#define FG_LOCAL_FABRIC(value) ((value) & FG_LOCAL_FABRIC_MASK)
+#define FG_LOCAL_INDEX(value) (((value) >> FG_LOCAL_INDEX_SHIFT) & FG_LOCAL_INDEX_MASK)
+_Static_assert(FG_MAX_FABRICS <= FG_LOCAL_FABRIC_MASK + 1, "a fabric id fits a local slot value");
+_Static_assert(FG_MAX_LOCAL_ADDRS <= FG_LOCAL_INDEX_MASK + 1, "a local index fits a local slot value");
 
 struct fg_local_value {
 	__u32 fabric_id;
