@@ -28,6 +28,8 @@ let package = Package(
         // Macro-free wrappers over libbpf for Swift (LIBBPF_OPTS, va_list callbacks).
         .target(name: "CBPFShim", dependencies: ["CLibBPF", "CFabricABI"]),
 
+        // Errors that carry an errno ("verb object: cause (errno N)") and the checks that make them.
+        .target(name: "FabricSystem"),
         .target(name: "FabricPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "FabricHost", dependencies: ["FabricPolicy"]),
         .target(name: "FabricCompiler", dependencies: ["FabricPolicy", "FabricHost", "CFabricABI"]),
