@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // The one ABI header (bpf/include/fabricguard_abi.h) as a Swift module, with layout asserts.
@@ -44,7 +46,19 @@ let package = Package(
         // apply / status / stats / unload, over the Datapath seam (LinuxDatapath is the real one).
         .target(
             name: "FabricAgent",
-            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "CFabricABI", "CBPFShim", "CLibBPF"]
+            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "FabricSystem", "CFabricABI", "CBPFShim", "CLibBPF"]
+        ),
+        // libsystemd's sd_notify, for Type=notify units (Debian: libsystemd-dev).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // `fabricguard run`: one reconcile loop that keeps the kernel equal to (policy, live host).
+        .target(
+            name: "FabricDaemon",
+            dependencies: [
+                "FabricAgent", "FabricPolicy", "FabricHost", "FabricCompiler", "FabricSystem", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
         ),
         // Captures (pcap, pcapng) read through libpcap into Ethernet frames with interface and direction.
         .target(name: "FabricCapture", dependencies: ["CPcap", "FabricCompiler"]),
@@ -54,7 +68,8 @@ let package = Package(
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture",
+                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -74,6 +89,7 @@ let package = Package(
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
+        .testTarget(name: "FabricDaemonTests", dependencies: ["FabricDaemon", "FabricAgent", "FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
         // Object/ABI tier (unprivileged) and the kernel tiers (root; required in CI).

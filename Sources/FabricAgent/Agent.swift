@@ -22,16 +22,27 @@ public struct ApplyOptions: Sendable {
     public var ingressHook: IngressHookPreference
     /// When the apply happened (ISO 8601); passed in so the agent stays clock-free.
     public var timestamp: String
+    /// Change nothing when the kernel already enforces exactly this plan with
+    /// every hook in place: no new generation, no write. The daemon's resyncs
+    /// and host events use it, so that a change that does not touch the policy
+    /// (an unrelated interface, a duplicate event) costs no swap.
+    public var onlyIfChanged: Bool
 
-    public init(policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp, timestamp: String) {
+    public init(
+        policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp, timestamp: String,
+        onlyIfChanged: Bool = false
+    ) {
         self.policyPath = policyPath
         self.allowMissing = allowMissing
         self.ingressHook = ingressHook
         self.timestamp = timestamp
+        self.onlyIfChanged = onlyIfChanged
     }
 }
 
 public struct ApplyReport: Sendable, Codable {
+    /// False when `onlyIfChanged` found nothing to do (generation is then the running one).
+    public var changed: Bool
     public var generation: UInt64
     public var previousGeneration: UInt64?
     public var digest: String
@@ -45,7 +56,7 @@ public struct ApplyReport: Sendable, Codable {
     public var timings: ApplyTimings
 
     enum CodingKeys: String, CodingKey {
-        case generation, digest, bank, adopted, interfaces, detached, warnings, timings
+        case changed, generation, digest, bank, adopted, interfaces, detached, warnings, timings
         case previousGeneration = "previous_generation"
     }
 }
@@ -70,6 +81,13 @@ public struct ApplyTimings: Sendable, Codable, Equatable {
 
 public struct StatusReport: Sendable, Codable {
     public var installed: Bool
+    /// True when everything the record says is attached is attached, every
+    /// interface the policy lists is there with its hooks, and every redirect
+    /// target is up. `status` exits 4 when false.
+    public var healthy: Bool
+    public var problems: [Problem]
+    /// The pid of the `fabricguard run` that owns this pin directory, if one runs.
+    public var daemonPID: Int32?
     public var generation: UInt64?
     public var activeBank: UInt32?
     public var digest: String?
@@ -95,8 +113,37 @@ public struct StatusReport: Sendable, Codable {
         }
     }
 
+    /// Something that leaves the host less protected than the policy says.
+    public struct Problem: Sendable, Codable, Equatable {
+        public enum Kind: String, Sendable, Codable {
+            /// A policy interface is not on the host (never was, or went away).
+            case interfaceMissing = "interface_missing"
+            /// A hook the policy wants is not attached (removed behind our back,
+            /// or the interface appeared after the apply and nobody attached it).
+            case hookMissing = "hook_missing"
+            /// An interface redirected traffic may need is down or without carrier.
+            case redirectTargetDown = "redirect_target_down"
+            /// The interface was re-created: its name now has another ifindex than the hooks'.
+            case staleIfindex = "stale_ifindex"
+            /// Pins without a finished apply: the first apply died half-way.
+            case partialApply = "partial_apply"
+        }
+
+        public var interface: String?
+        public var problem: Kind
+        /// The same in words, for people.
+        public var detail: String
+
+        public init(interface: String?, problem: Kind, detail: String) {
+            self.interface = interface
+            self.problem = problem
+            self.detail = detail
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case installed, generation, digest, policy, interfaces
+        case installed, healthy, problems, generation, digest, policy, interfaces
+        case daemonPID = "daemon_pid"
         case activeBank = "active_bank"
         case appliedAt = "applied_at"
     }
@@ -155,25 +202,52 @@ public final class Agent {
             throw .policy(error)
         }
         let plan = compilation.plan
+        let digestText = plan.digestText
+        timings.compile = elapsed()
+
+        // Hooks already in place are kept per interface: same programs, same
+        // interface, the same hooks wanted, and the kernel still showing each.
+        // Only interfaces without them (new, re-created, hooks removed behind
+        // our back) are attached, so programs are loaded only when one needs it.
+        let kept = keptHooks(plan: plan, previous: previous, preference: options.ingressHook)
+        let needsPrograms = plan.interfaces.contains { entry in
+            kept[entry.ifindex] == nil && (entry.egress.mode != .off || entry.ingress.mode != .off)
+        }
+        var slots = previous?.counterSlots ?? [:]
+        for entry in plan.interfaces { slots[entry.name] = entry.counterSlot }
+        let fabrics = policy.fabrics.map { fabric in
+            let egress = fabric.effectiveEgress(policy.egress)
+            return AgentRecord.Fabric(
+                name: fabric.name, interfaces: fabric.interfaces,
+                redirect: egress.mode == .enforce && egress.action == .redirect)
+        }
+
+        if options.onlyIfChanged, let previous, let state, !needsPrograms, previous.digest == digestText,
+           previous.policy == options.policyPath, previous.counterSlots == slots, previous.fabrics == fabrics,
+           previous.interfaces == plan.interfaces.map({ entry in
+               AgentRecord.Interface(entry, hooks: kept[entry.ifindex] ?? [])
+           })
+        {
+            timings.total = elapsed()
+            return ApplyReport(
+                changed: false, generation: state.generation, previousGeneration: state.generation, digest: digestText,
+                bank: state.activeBank, adopted: true, interfaces: previous.interfaces, detached: [],
+                warnings: compilation.warnings, timings: timings)
+        }
+
         let generation = (state?.generation ?? 0) + 1
         // Generation 0 means nothing was ever activated: bank 0 is free to use.
         let firstActivation = (state?.generation ?? 0) == 0
         let bank: UInt32 = firstActivation ? 0 : (state!.activeBank ^ 1)
         // The map contents, prefix buckets laid out, are the compiler's output too.
         let entries = plan.entries(bank: bank)
-        let digest = plan.digest
-        let digestText = "sha256:" + SHA256.hex(digest)
         timings.compile = elapsed()
 
-        // A swap: the same programs already hang on exactly the hooks this plan
-        // wants, so only the standby bank is written and flipped. Nothing is
-        // loaded or re-attached, which keeps a re-apply to a few map writes.
-        let kept = keptHooks(plan: plan, previous: previous, preference: options.ingressHook)
         var attachedNow: [(Hook, UInt32)] = []
         var applied: [AgentRecord.Interface] = []
         do {
             if let preloadFailure { throw preloadFailure }
-            if kept != nil { try datapath.prepareMapsOnly() } else { try datapath.prepare() }
+            if needsPrograms { try datapath.prepare() } else { try datapath.prepareMapsOnly() }
             let knownSlots = Set((previous?.counterSlots ?? [:]).values)
             try datapath.resetCounters(slots: Set(plan.interfaces.map(\.counterSlot)).subtracting(knownSlots))
             try datapath.clearBank(bank)
@@ -189,10 +263,8 @@ public final class Agent {
             timings.maps = elapsed()
 
             for entry in plan.interfaces {
-                if let hooks = kept?[entry.ifindex] {
-                    applied.append(AgentRecord.Interface(
-                        name: entry.name, ifindex: entry.ifindex, fabric: entry.fabric, counterSlot: entry.counterSlot,
-                        hooks: hooks, egressMode: entry.egress.mode.rawValue, ingressMode: entry.ingress.mode.rawValue))
+                if let hooks = kept[entry.ifindex] {
+                    applied.append(AgentRecord.Interface(entry, hooks: hooks))
                     continue
                 }
                 var hooks: [Hook] = []
@@ -207,12 +279,10 @@ public final class Agent {
                     attachedNow.append((hook, entry.ifindex))
                     hooks.append(hook)
                 }
-                applied.append(AgentRecord.Interface(
-                    name: entry.name, ifindex: entry.ifindex, fabric: entry.fabric, counterSlot: entry.counterSlot,
-                    hooks: hooks, egressMode: entry.egress.mode.rawValue, ingressMode: entry.ingress.mode.rawValue))
+                applied.append(AgentRecord.Interface(entry, hooks: hooks))
             }
             timings.hooks = elapsed()
-            try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: digest))
+            try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
             timings.visible = elapsed()
         } catch {
             // Hooks this apply added where none of ours were before go again; the
@@ -233,11 +303,9 @@ public final class Agent {
             if !stale.isEmpty { detached.append(interface.name) }
         }
 
-        var slots = previous?.counterSlots ?? [:]
-        for entry in plan.interfaces { slots[entry.name] = entry.counterSlot }
         let record = AgentRecord(
             policy: options.policyPath, generation: generation, digest: digestText, appliedAt: options.timestamp,
-            interfaces: applied, counterSlots: slots, programs: datapath.programIdentity)
+            interfaces: applied, counterSlots: slots, programs: datapath.programIdentity, fabrics: fabrics)
         do {
             try datapath.writeRecord(record)
         } catch {
@@ -245,20 +313,19 @@ public final class Agent {
         }
         timings.total = elapsed()
         return ApplyReport(
-            generation: generation, previousGeneration: state.map(\.generation), digest: digestText, bank: bank,
+            changed: true, generation: generation, previousGeneration: state.map(\.generation), digest: digestText, bank: bank,
             adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings, timings: timings)
     }
 
-    /// The hooks by ifindex when this apply can keep every attached program as
-    /// it is: same programs, same interfaces, the same hooks wanted, and the
-    /// kernel still showing each of them. Otherwise nil (load and attach).
-    func keptHooks(plan: MapPlan, previous: AgentRecord?, preference: IngressHookPreference) -> [UInt32: [Hook]]? {
-        guard let previous, previous.programs == datapath.programIdentity,
-              Set(previous.interfaces.map(\.ifindex)) == Set(plan.interfaces.map(\.ifindex))
-        else { return nil }
+    /// The hooks by ifindex of the interfaces whose attached programs this
+    /// apply can keep as they are: same programs, same interface, the same
+    /// hooks wanted, and the kernel still showing each of them. Interfaces not
+    /// in the result get their hooks attached.
+    func keptHooks(plan: MapPlan, previous: AgentRecord?, preference: IngressHookPreference) -> [UInt32: [Hook]] {
+        guard let previous, previous.programs == datapath.programIdentity else { return [:] }
         var kept: [UInt32: [Hook]] = [:]
         for entry in plan.interfaces {
-            guard let earlier = previous.interfaces.first(where: { $0.ifindex == entry.ifindex }) else { return nil }
+            guard let earlier = previous.interfaces.first(where: { $0.ifindex == entry.ifindex }) else { continue }
             let ingress = earlier.hooks.first { $0.direction == .ingress }
             // tc ingress is either asked for or a fallback; a fallback tries XDP again.
             let ingressKept = entry.ingress.mode == .off ? ingress == nil
@@ -266,7 +333,7 @@ public final class Agent {
             guard ingressKept, earlier.hooks.contains(.tcEgress) == (entry.egress.mode != .off),
                   let present = try? datapath.hooks(ifindex: entry.ifindex),
                   earlier.hooks.allSatisfy({ hook in present.contains { $0.hook == hook } })
-            else { return nil }
+            else { continue }
             kept[entry.ifindex] = earlier.hooks
         }
         return kept
@@ -295,12 +362,19 @@ public final class Agent {
         throw lastError!
     }
 
-    public func status() throws(AgentError) -> StatusReport {
+    /// What runs, judged against the host as it is now (`host`: its interfaces).
+    public func status(host: [HostInterface]) throws(AgentError) -> StatusReport {
         do {
-            guard try datapath.isInstalled(), let record = try datapath.record() else {
-                return StatusReport(installed: false, interfaces: [])
+            guard try datapath.isInstalled() else {
+                return StatusReport(installed: false, healthy: false, problems: [], interfaces: [])
             }
             let state = try datapath.generation()
+            guard let record = try datapath.record(), (state?.generation ?? 0) > 0 else {
+                let problem = StatusReport.Problem(
+                    interface: nil, problem: .partialApply,
+                    detail: "pins without a finished apply (the first apply died half-way): apply again, or unload")
+                return StatusReport(installed: true, healthy: false, problems: [problem], interfaces: [])
+            }
             let interfaces = try record.interfaces.map { interface in
                 let hooks = try datapath.hooks(ifindex: interface.ifindex)
                 return StatusReport.Interface(
@@ -308,13 +382,53 @@ public final class Agent {
                     egressMode: interface.egressMode, ingressMode: interface.ingressMode, hooks: hooks,
                     missing: interface.hooks.filter { hook in !hooks.contains { $0.hook == hook } })
             }
+            let problems = Self.problems(record: record, interfaces: interfaces, host: host)
             return StatusReport(
-                installed: true, generation: state?.generation, activeBank: state?.activeBank,
-                digest: state.map { "sha256:" + SHA256.hex($0.digest) }, policy: record.policy, appliedAt: record.appliedAt,
-                interfaces: interfaces)
+                installed: true, healthy: problems.isEmpty, problems: problems, generation: state?.generation,
+                activeBank: state?.activeBank, digest: state.map { "sha256:" + SHA256.hex($0.digest) }, policy: record.policy,
+                appliedAt: record.appliedAt, interfaces: interfaces)
         } catch {
             throw .kernel(verb: "read status", cause: error)
         }
+    }
+
+    /// The record's promises held against the kernel's hooks and the live host.
+    static func problems(record: AgentRecord, interfaces: [StatusReport.Interface], host: [HostInterface]) -> [StatusReport.Problem] {
+        var problems: [StatusReport.Problem] = []
+        let byName = Dictionary(host.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for interface in interfaces {
+            guard let live = byName[interface.name] else {
+                problems.append(.init(
+                    interface: interface.name, problem: .interfaceMissing,
+                    detail: "\(interface.name) (ifindex \(interface.ifindex)) is gone from the host"))
+                continue
+            }
+            if live.index != interface.ifindex {
+                problems.append(.init(
+                    interface: interface.name, problem: .staleIfindex,
+                    detail: "\(interface.name) is now ifindex \(live.index), its hooks were on ifindex \(interface.ifindex) (re-created)"))
+            } else if !interface.missing.isEmpty {
+                problems.append(.init(
+                    interface: interface.name, problem: .hookMissing,
+                    detail: "\(interface.name) lacks \(interface.missing.map(\.rawValue).joined(separator: ", "))"))
+            }
+        }
+        for fabric in record.fabrics ?? [] {
+            for name in fabric.interfaces {
+                let live = byName[name]
+                if !interfaces.contains(where: { $0.name == name }) {
+                    problems.append(live == nil
+                        ? .init(interface: name, problem: .interfaceMissing, detail: "\(name) of fabric \(fabric.name) is not on the host")
+                        : .init(interface: name, problem: .hookMissing, detail: "\(name) of fabric \(fabric.name) appeared after the apply and is not enforced"))
+                }
+                if fabric.redirect, let live, !live.usable {
+                    problems.append(.init(
+                        interface: name, problem: .redirectTargetDown,
+                        detail: "\(name), a redirect target of fabric \(fabric.name), is \(live.up ? "without carrier" : "down")"))
+                }
+            }
+        }
+        return problems
     }
 
     /// The kernel's counters per interface, direction, reason and action.

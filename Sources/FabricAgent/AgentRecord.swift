@@ -15,6 +15,24 @@ public struct AgentRecord: Sendable, Equatable, Codable {
     public var counterSlots: [String: UInt32]
     /// The attached programs' identity (`Datapath.programIdentity`); absent in older records.
     public var programs: String?
+    /// The policy's fabrics as applied, so that `status` can name what the host
+    /// lacks (a listed interface missing, a redirect target down) without the
+    /// policy file; absent in older records.
+    public var fabrics: [Fabric]?
+
+    public struct Fabric: Sendable, Equatable, Codable {
+        public var name: String
+        /// Every interface the policy lists, present on the host or not.
+        public var interfaces: [String]
+        /// Egress violations are redirected (enforce + redirect): its interfaces are redirect targets.
+        public var redirect: Bool
+
+        public init(name: String, interfaces: [String], redirect: Bool) {
+            self.name = name
+            self.interfaces = interfaces
+            self.redirect = redirect
+        }
+    }
 
     public struct Interface: Sendable, Equatable, Codable {
         public var name: String
@@ -31,11 +49,22 @@ public struct AgentRecord: Sendable, Equatable, Codable {
             case egressMode = "egress_mode"
             case ingressMode = "ingress_mode"
         }
+
+        /// A compiled interface with the hooks it has.
+        init(_ entry: InterfaceEntry, hooks: [Hook]) {
+            name = entry.name
+            ifindex = entry.ifindex
+            fabric = entry.fabric
+            counterSlot = entry.counterSlot
+            self.hooks = hooks
+            egressMode = entry.egress.mode.rawValue
+            ingressMode = entry.ingress.mode.rawValue
+        }
     }
 
     public init(
         policy: String, generation: UInt64, digest: String, appliedAt: String, interfaces: [Interface],
-        counterSlots: [String: UInt32], programs: String? = nil
+        counterSlots: [String: UInt32], programs: String? = nil, fabrics: [Fabric]? = nil
     ) {
         version = AgentRecord.currentVersion
         self.policy = policy
@@ -45,10 +74,11 @@ public struct AgentRecord: Sendable, Equatable, Codable {
         self.interfaces = interfaces
         self.counterSlots = counterSlots
         self.programs = programs
+        self.fabrics = fabrics
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, policy, generation, digest, interfaces, programs
+        case version, policy, generation, digest, interfaces, programs, fabrics
         case appliedAt = "applied_at"
         case counterSlots = "counter_slots"
     }

@@ -3,6 +3,7 @@ import CFabricABI
 import CLibBPF
 import FabricBPF
 import FabricCompiler
+import FabricSystem
 import Foundation
 
 /// The real datapath: the embedded BPF object through libbpf, its maps pinned
@@ -24,7 +25,12 @@ public final class LinuxDatapath: Datapath {
     var linksDirectory: String { "\(pinDirectory)/links" }
 
     public func isInstalled() throws -> Bool {
-        access("\(mapsDirectory)/\(FG_MAP_STATE)", F_OK) == 0
+        let path = "\(mapsDirectory)/\(FG_MAP_STATE)"
+        if access(path, F_OK) == 0 { return true }
+        // Absent is "nothing applied"; unreadable (EACCES, a missing capability) is not.
+        let code = SystemError.lastErrno
+        guard code == ENOENT || code == ENOTDIR else { throw SystemError(verb: "read pin", object: path, errno: code) }
+        return false
     }
 
     public func loadPrograms() throws {
@@ -32,6 +38,9 @@ public final class LinuxDatapath: Datapath {
     }
 
     public func prepare() throws {
+        // A long-lived owner (the daemon) loads the programs once and attaches
+        // them to every interface that appears later, without verifying again.
+        if object != nil { return }
         try BPFFilesystem.makeDirectory(mapsDirectory)
         try BPFFilesystem.makeDirectory(linksDirectory)
         let object = try preloaded ?? Self.loadObject(adoptingPinsIn: mapsDirectory)
@@ -58,7 +67,7 @@ public final class LinuxDatapath: Datapath {
     }
 
     public func prepareMapsOnly() throws {
-        object = nil
+        // Programs loaded earlier in this process stay loaded: their maps are the pinned ones.
         openedMaps = [:]
     }
 

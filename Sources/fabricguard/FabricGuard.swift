@@ -16,22 +16,31 @@ struct FabricGuard: ParsableCommand {
               fabricguard check --policy fabrics.yaml    # validate and show the compiled plan
               fabricguard explain --policy fabrics.yaml --out ens1f0 --src 10.2.0.5
               sudo fabricguard apply --policy fabrics.yaml  # enforce; survives this process
+              sudo fabricguard run --policy fabrics.yaml    # enforce and follow the host (daemon)
               fabricguard status; fabricguard stats       # what runs, what it did
 
-            Exit status: 0 success, 1 runtime failure, 2 usage or policy error.
+            Exit status: 0 success, 1 runtime failure, 2 usage or policy error;
+            `status`: 3 nothing applied, 4 applied but degraded.
             """,
         version: "0.1.0",
-        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Status.self, Stats.self, Unload.self, DryRunCommand.self]
+        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Run.self, Status.self, Stats.self, Unload.self, DryRunCommand.self]
     )
 }
 
-/// Exit statuses of SPEC section 5.
-enum ExitStatus: Int32 {
-    case success = 0
-    case runtimeFailure = 1
-    case usageOrPolicy = 2
+/// Exit statuses, part of the contract (README "Command line"). 3 and 4 mean
+/// different things to different verbs, hence a struct and not an enum.
+struct ExitStatus: RawRepresentable, Equatable, Sendable {
+    let rawValue: Int32
+
+    static let success = ExitStatus(rawValue: 0)
+    static let runtimeFailure = ExitStatus(rawValue: 1)
+    static let usageOrPolicy = ExitStatus(rawValue: 2)
     /// dry-run --fail-on-violation: the capture holds frames the policy would drop or redirect.
-    case violation = 3
+    static let violation = ExitStatus(rawValue: 3)
+    /// status: nothing is applied in this pin directory.
+    static let nothingApplied = ExitStatus(rawValue: 3)
+    /// status: applied, but an interface lacks its hooks, is missing, or a redirect target is down.
+    static let degraded = ExitStatus(rawValue: 4)
 }
 
 /// A failure already reported in the command's words; main only sets the status.

@@ -4,6 +4,7 @@ import FabricAgent
 import FabricCompiler
 import FabricHost
 import FabricPolicy
+import FabricSystem
 
 /// --policy, --host and --allow-missing: everything needed to compile a plan.
 struct PolicyOptions: ParsableArguments {
@@ -66,7 +67,28 @@ struct PinOptions: ParsableArguments {
         help: ArgumentHelp("Where this instance's pins live (one directory per instance).", valueName: "directory"))
     var pinDir = FG_PIN_DIR_DEFAULT
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where the daemon of this pin directory keeps its pid file and sockets (default: /run/fabricguard/ plus the pin directory's name).",
+            valueName: "directory"))
+    var runtimeDir: String?
+
     func agent() -> Agent { Agent(datapath: LinuxDatapath(pinDirectory: pinDir)) }
+
+    var runtime: RuntimeDirectory { RuntimeDirectory(pinDirectory: pinDir, override: runtimeDir) }
+
+    /// Makes the pin directory (mounting bpffs when it is not) and takes its
+    /// lock for a one-shot writer; `verb` names the command in errors.
+    func lockForWrite(_ verb: String) throws(CommandFailure) -> DirectoryLock {
+        do {
+            if let notice = try BPFFilesystem.prepare(pinDir) { FileHandleOutput.standardError("\(verb): \(notice)") }
+            try BPFFilesystem.makeDirectory(pinDir)
+            return try PinOwnership.lockForWrite(pinDirectory: pinDir, runtime: runtime, verb: verb)
+        } catch {
+            throw CommandFailure(status: .runtimeFailure, message: "\(error)")
+        }
+    }
 }
 
 extension AgentError {

@@ -11,7 +11,14 @@ import Glibc
 LibBPFLog.capture()
 do {
     var command = try FabricGuard.parseAsRoot()
-    try command.run()
+    // The daemon is the one verb that lives in Swift concurrency (its loop, signals
+    // and services); calling it by its own name avoids ArgumentParser's sync
+    // `run()` winning the overload on an existential.
+    if let daemon = command as? Run {
+        try await daemon.runDaemon()
+    } else {
+        try command.run()
+    }
 } catch let failure as CommandFailure {
     if !failure.message.isEmpty { FileHandleOutput.standardError(failure.message) }
     // A kernel failure's explanation (a verifier log, a netlink message) is in libbpf's lines.

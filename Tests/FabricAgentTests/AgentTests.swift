@@ -224,18 +224,71 @@ struct AgentTests {
     @Test func statusStatsAndUnload() throws {
         let fake = FakeDatapath()
         let agent = Agent(datapath: fake)
-        #expect(try agent.status().installed == false)
+        #expect(try agent.status(host: FixtureWorld.host.interfaces).installed == false)
         #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == false)
         _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
-        let status = try agent.status()
+        let status = try agent.status(host: FixtureWorld.host.interfaces)
         #expect(status.generation == 1 && status.policy == "/etc/fabricguard/p.yaml")
         #expect(status.interfaces.allSatisfy { $0.missing.isEmpty })
         fake.attached.remove("xdp@3")
-        #expect(try agent.status().interfaces.first { $0.name == "sana0" }?.missing == [.xdp])
+        #expect(try agent.status(host: FixtureWorld.host.interfaces).interfaces.first { $0.name == "sana0" }?.missing == [.xdp])
         let stats = try agent.stats()
         #expect(stats.counters == [CounterReport.Row(interface: "sana0", direction: .egress, reason: .foreignSource, action: .drop, packets: 3, bytes: 300)])
         #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == true)
         #expect(fake.attached.isEmpty && !fake.installed)
         #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == false)
+    }
+
+    @Test func aNoOpReconcileWritesNothingAndAReCreatedInterfaceGetsOnlyItsOwnHooks() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        var resync = Self.options
+        resync.onlyIfChanged = true
+        fake.journal = []
+        let same = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: resync)
+        #expect(!same.changed && same.generation == 1)
+        #expect(fake.journal.isEmpty, "an unchanged resync touched the kernel: \(fake.journal)")
+
+        // sana0 re-created (a driver reload): same name, new ifindex 42.
+        var host = FixtureWorld.host
+        let index = try #require(host.interfaces.firstIndex { $0.name == "sana0" })
+        host.interfaces[index].index = 42
+        let changed = try agent.apply(policy: Self.policy(), host: host, options: resync)
+        #expect(changed.changed && changed.generation == 2)
+        let attaches = fake.journal.filter { $0.hasPrefix("attach") }
+        #expect(attaches == ["attach tc-egress@42", "attach xdp@42"], "only the new interface is attached: \(attaches)")
+        // The old ifindex loses its hooks after the flip.
+        #expect(fake.journal.contains("detach tc-egress@3") && fake.journal.contains("detach xdp@3"))
+        #expect(fake.stored?.interfaces.first { $0.name == "sana0" }?.ifindex == 42)
+        // Counters continue in the same slot.
+        #expect(changed.interfaces.first { $0.name == "sana0" }?.counterSlot == 0)
+    }
+
+    @Test func statusNamesEveryProblemAgainstTheLiveHost() throws {
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        // sand0 is down in the fixture, but san-d does not redirect; san-b does and sanb0 is up.
+        let healthy = try agent.status(host: FixtureWorld.host.interfaces)
+        #expect(healthy.healthy && healthy.problems.isEmpty, "\(healthy.problems)")
+
+        var host = FixtureWorld.host.interfaces
+        host.removeAll { $0.name == "sana1" }
+        host[host.firstIndex { $0.name == "sana0" }!].index = 42
+        host[host.firstIndex { $0.name == "sanb0" }!].running = false
+        fake.attached.remove("xdp@6")
+        let degraded = try agent.status(host: host)
+        #expect(!degraded.healthy)
+        let found = Set(degraded.problems.map { "\($0.interface ?? "-") \($0.problem.rawValue)" })
+        #expect(found == ["sana0 stale_ifindex", "sana1 interface_missing", "sanb0 redirect_target_down", "sanc0 hook_missing"], "\(degraded.problems)")
+    }
+
+    @Test func statusCallsAFirstApplyThatDiedHalfWayDegraded() throws {
+        let fake = FakeDatapath()
+        fake.installed = true
+        let status = try Agent(datapath: fake).status(host: FixtureWorld.host.interfaces)
+        #expect(status.installed && !status.healthy)
+        #expect(status.problems.map(\.problem) == [.partialApply])
     }
 }

@@ -18,6 +18,10 @@ struct Apply: ParsableCommand {
             ingress; --ingress-hook tc asks for tc). Management interfaces are never
             attached. Needs CAP_BPF and CAP_NET_ADMIN.
 
+            One writer per pin directory: concurrent applies wait for each other, and
+            apply refuses (exit 1) while `fabricguard run` owns the directory: edit the
+            daemon's policy file and send it SIGHUP instead.
+
             Examples:
               sudo fabricguard apply --policy /etc/fabricguard/fabrics.yaml
               sudo nsenter --net=/run/netns/lab fabricguard apply --policy lab.yaml --pin-dir /sys/fs/bpf/lab
@@ -37,6 +41,11 @@ struct Apply: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        // One writer at a time: applies queue, and none runs beside a daemon. The
+        // lock comes first: programs preloaded before it could adopt maps another
+        // apply is about to replace.
+        let lock = try pins.lockForWrite("apply")
+        defer { lock.release() }
         let agent = pins.agent()
         // A first apply's program verification runs while the policy is read.
         agent.preloadPrograms()
@@ -44,7 +53,6 @@ struct Apply: ParsableCommand {
         let host: HostInventory
         do {
             host = try LiveHost().inventory()
-            if let notice = try BPFFilesystem.prepare(pins.pinDir) { FileHandleOutput.standardError("apply: \(notice)") }
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "apply \(self.policy): \(error)")
         }

@@ -7,7 +7,9 @@ struct Unload: ParsableCommand {
         abstract: "Detach every fabricguard program and remove the pins.",
         discussion: """
             Idempotent: with nothing applied it says so and succeeds. Programs of other
-            tools on the same hooks are left alone.
+            tools on the same hooks are left alone. Refuses (exit 1) while `fabricguard
+            run` owns the pin directory: stop the daemon (with --unload-on-exit it
+            unloads itself).
 
             Example:
               sudo fabricguard unload --pin-dir /sys/fs/bpf/lab
@@ -17,6 +19,8 @@ struct Unload: ParsableCommand {
     @OptionGroup var pins: PinOptions
 
     func run() throws {
+        let lock = try pins.lockForWrite("unload")
+        defer { lock.release() }
         let interfaces = (try? LiveHost().inventory().interfaces) ?? []
         let found: Bool
         do {

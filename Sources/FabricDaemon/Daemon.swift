@@ -1,0 +1,228 @@
+import FabricAgent
+import FabricHost
+import FabricPolicy
+import FabricSystem
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fabricguard run`: the long-running owner of one pin directory. It applies
+/// the policy exactly as `apply` does, then keeps the kernel equal to
+/// (policy, live host) until SIGTERM/SIGINT: host signals, SIGHUP and a
+/// periodic resync all feed one reconcile loop (level-triggered: every step
+/// recomputes the plan from a fresh snapshot and changes only what differs).
+public final class Daemon: Sendable {
+    public let configuration: DaemonConfiguration
+    private let host: any HostWatch
+    private let logger: Logger
+    private let notifier: Notifier
+    private let makeAgent: @Sendable () -> Agent
+    private let timestamp: @Sendable () -> String
+
+    /// `makeAgent` builds the agent over the datapath of `configuration.pinDirectory`;
+    /// `timestamp` gives the ISO 8601 time recorded with each apply.
+    public init(
+        configuration: DaemonConfiguration, host: any HostWatch, logger: Logger, notifier: Notifier = Notifier(),
+        makeAgent: @escaping @Sendable () -> Agent, timestamp: @escaping @Sendable () -> String
+    ) {
+        self.configuration = configuration
+        self.host = host
+        self.logger = logger
+        self.notifier = notifier
+        self.makeAgent = makeAgent
+        self.timestamp = timestamp
+    }
+
+    /// Why the daemon could not start: a policy error (exit 2) or anything else (exit 1).
+    public enum StartError: Error, CustomStringConvertible {
+        case policy(PolicyError)
+        case runtime(String)
+
+        public var description: String {
+            switch self {
+            case .policy(let error): error.description
+            case .runtime(let message): message
+            }
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT, then leaves enforcement in place (or
+    /// unloads, with `unloadOnExit`). Throws only when it cannot start.
+    public func run() async throws(StartError) {
+        let pinDirectory = configuration.pinDirectory
+        let lock: DirectoryLock
+        do {
+            if let notice = try BPFFilesystem.prepare(pinDirectory) { logger.notice("\(notice)") }
+            try BPFFilesystem.makeDirectory(pinDirectory)
+            lock = try PinOwnership.lockForDaemon(pinDirectory: pinDirectory)
+            try PinOwnership.writeDaemonPID(configuration.runtime)
+        } catch {
+            throw .runtime("\(error)")
+        }
+        defer {
+            PinOwnership.removeDaemonPID(configuration.runtime)
+            lock.release()
+        }
+        // SIGHUP's default action kills: trap it before anything can send it.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+
+        let policy: Policy
+        do {
+            policy = try PolicyLoader.load(path: configuration.policyPath)
+        } catch {
+            throw .policy(error)
+        }
+        let agent = makeAgent()
+        let reconciler = Reconciler(
+            configuration: configuration, agent: agent, policy: policy, logger: logger, clock: timestamp)
+        let signals: AsyncStream<HostSignal>
+        do {
+            // Subscribe first, then take the snapshot: nothing in between is missed.
+            signals = try host.start()
+            let report = try reconciler.reconcile(host: host.inventory(), first: true)
+            logger.info("enforcing", metadata: Self.metadata(report, cause: "start"))
+            for warning in report.warnings { logger.warning("\(warning)") }
+        } catch let error as AgentError {
+            host.stop()
+            if case .policy(let policyError) = error { throw .policy(policyError) }
+            throw .runtime(error.description)
+        } catch {
+            host.stop()
+            throw .runtime("run: read the host: \(error)")
+        }
+        notifier.ready(status: reconciler.statusLine)
+
+        let loop = ReconcileLoop(
+            reconciler: reconciler, host: host, signals: signals, hangups: hangups, logger: logger, notifier: notifier)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("reconcile loop ended", metadata: ["error": "\(error)"])
+        }
+        notifier.stopping()
+        host.stop()
+        if configuration.unloadOnExit {
+            do {
+                let interfaces = (try? host.inventory().interfaces) ?? []
+                _ = try agent.unload(interfaces: interfaces)
+                logger.info("unloaded on exit", metadata: ["pin_dir": "\(pinDirectory)"])
+            } catch {
+                logger.error("unload on exit failed", metadata: ["error": "\(error)"])
+            }
+        } else {
+            logger.info("stopping; enforcement stays in place", metadata: ["status": "\(reconciler.statusLine)"])
+        }
+    }
+
+    static func metadata(_ report: ApplyReport, cause: String) -> Logger.Metadata {
+        [
+            "cause": "\(cause)", "generation": "\(report.generation)", "digest": "\(report.digest)",
+            "interfaces": "\(report.interfaces.map { "\($0.name)@\($0.ifindex)" }.joined(separator: ","))",
+        ]
+    }
+}
+
+/// The loop as a service of the group: it owns the reconciler (which is not
+/// Sendable) from its one task, so `@unchecked Sendable` holds.
+final class ReconcileLoop: Service, @unchecked Sendable {
+    private let reconciler: Reconciler
+    private let host: any HostWatch
+    private let signals: AsyncStream<HostSignal>
+    private let hangups: UnixSignalsSequence
+    private let logger: Logger
+    private let notifier: Notifier
+    private let triggers = Triggers()
+    private let clock = ContinuousClock()
+    /// Wait before retrying a failed step; doubles up to the resync interval.
+    private var backoff = ReconcileLoop.firstBackoff
+    static let firstBackoff = Duration.milliseconds(100)
+
+    init(
+        reconciler: Reconciler, host: any HostWatch, signals: AsyncStream<HostSignal>, hangups: UnixSignalsSequence,
+        logger: Logger, notifier: Notifier
+    ) {
+        self.reconciler = reconciler
+        self.host = host
+        self.signals = signals
+        self.hangups = hangups
+        self.logger = logger
+        self.notifier = notifier
+    }
+
+    func run() async throws {
+        let triggers = triggers
+        let interval = reconciler.configuration.resyncInterval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [signals] in
+                for await signal in signals { triggers.host(signal) }
+            }
+            group.addTask { [hangups] in
+                for await _ in hangups { triggers.post { $0.reload = true } }
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: interval)) != nil { triggers.post { $0.resync = true } }
+            }
+            if let period = notifier.watchdogInterval {
+                group.addTask { [notifier] in
+                    while (try? await Task.sleep(for: period / 2)) != nil { notifier.watchdog() }
+                }
+            }
+            await withGracefulShutdownHandler {
+                for await _ in triggers.stream { step() }
+            } onGracefulShutdown: {
+                triggers.finish()
+            }
+            group.cancelAll()
+            host.stop()
+        }
+    }
+
+    /// One reconcile over everything posted since the last one.
+    func step() {
+        let pending = triggers.take()
+        guard !pending.isEmpty else { return }
+        reconciler.count(pending)
+        if pending.kinds.contains(.overflow) {
+            logger.warning("netlink overflow: events were lost; resyncing from a full dump")
+        }
+        if pending.reload {
+            notifier.reloading()
+            reconciler.reload()
+        }
+        let cause = pending.reload ? "reload" : pending.hostSignals > 0 ? "host" : pending.retry ? "retry" : "resync"
+        do {
+            let report = try reconciler.reconcile(host: host.inventory())
+            backoff = Self.firstBackoff
+            if report.changed {
+                var metadata = Daemon.metadata(report, cause: cause)
+                if let oldest = pending.oldest {
+                    let latency = clock.now - oldest
+                    reconciler.recordLatency(latency)
+                    metadata["latency_ms"] = "\(Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1e3)"
+                }
+                logger.info("enforcing", metadata: metadata)
+                for warning in report.warnings { logger.warning("\(warning)") }
+            }
+        } catch {
+            let wait = backoff
+            backoff = min(backoff * 2, reconciler.configuration.resyncInterval)
+            logger.error("reconcile failed; retrying", metadata: ["cause": "\(cause)", "error": "\(error)", "retry_in": "\(wait)"])
+            let triggers = triggers
+            Task {
+                try? await Task.sleep(for: wait)
+                triggers.post { $0.retry = true }
+            }
+        }
+        if pending.reload {
+            notifier.ready(status: reconciler.statusLine)
+        } else {
+            notifier.status(reconciler.statusLine)
+        }
+    }
+}
