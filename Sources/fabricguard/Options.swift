@@ -5,6 +5,7 @@ import FabricCompiler
 import FabricHost
 import FabricPolicy
 import FabricSystem
+import Foundation
 
 /// --policy, --host and --allow-missing: everything needed to compile a plan.
 struct PolicyOptions: ParsableArguments {
@@ -79,15 +80,30 @@ struct PinOptions: ParsableArguments {
     var runtime: RuntimeDirectory { RuntimeDirectory(pinDirectory: pinDir, override: runtimeDir) }
 
     /// Makes the pin directory (mounting bpffs when it is not) and takes its
-    /// lock for a one-shot writer; `verb` names the command in errors.
-    func lockForWrite(_ verb: String) throws(CommandFailure) -> DirectoryLock {
+    /// lock for a one-shot writer; `verb` names the command in errors. A
+    /// directory this call made is removed again on release if nothing was
+    /// pinned in it (an apply refused for its policy leaves no trace).
+    func lockForWrite(_ verb: String) throws(CommandFailure) -> PinLock {
         do {
             if let notice = try BPFFilesystem.prepare(pinDir) { FileHandleOutput.standardError("\(verb): \(notice)") }
+            let existed = FileManager.default.fileExists(atPath: pinDir)
             try BPFFilesystem.makeDirectory(pinDir)
-            return try PinOwnership.lockForWrite(pinDirectory: pinDir, runtime: runtime, verb: verb)
+            let lock = try PinOwnership.lockForWrite(pinDirectory: pinDir, runtime: runtime, verb: verb)
+            return PinLock(lock: lock, removeIfEmpty: existed ? nil : pinDir)
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "\(error)")
         }
+    }
+}
+
+/// A held pin-directory lock, and the directory to remove when it stayed empty.
+struct PinLock {
+    let lock: DirectoryLock
+    let removeIfEmpty: String?
+
+    func release() {
+        if let removeIfEmpty { rmdir(removeIfEmpty) }
+        lock.release()
     }
 }
 

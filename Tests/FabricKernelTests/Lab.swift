@@ -1,4 +1,9 @@
 import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The two-fabric lab of `scripts/lab` (the one the demo and the benchmarks
 /// use): a multi-homed host, a bridge namespace per fabric and an array with a
@@ -103,6 +108,41 @@ final class Lab {
     func agentCommand(_ arguments: [String]) -> [String] {
         let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "")
         return ["nsenter", "--net=/run/netns/\(namespace(.host))", Command.built("fabricguard")] + arguments + (pinned ? ["--pin-dir", pinDir] : [])
+    }
+
+    /// `status --json`, whatever its exit status says of health (0, 3 or 4).
+    func status() throws -> [String: Any] {
+        let result = try Command.run(agentCommand(["status", "--json"]))
+        guard [0, 3, 4].contains(result.status),
+              let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        else { throw Namespace.NamespaceError(message: "fabricguard status failed (\(result.status)): \(result.output)") }
+        return object
+    }
+
+    /// Polls `status --json` until `condition` holds; fails after `seconds`.
+    func waitForStatus(_ what: String, seconds: Double = 10, _ condition: ([String: Any]) throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last: [String: Any] = [:]
+        while Date() < deadline {
+            last = try status()
+            if try condition(last) { return }
+            usleep(5_000)
+        }
+        throw Namespace.NamespaceError(message: "waited \(seconds) s for \(what); last status: \(last)")
+    }
+
+    /// How many hooks `status` shows on `name` at `ifindex`.
+    func hooks(_ status: [String: Any], _ name: String, ifindex: Int) -> Int {
+        let interface = (status["interfaces"] as? [[String: Any]] ?? []).first {
+            $0["name"] as? String == name && $0["ifindex"] as? Int == ifindex
+        }
+        return (interface?["hooks"] as? [Any])?.count ?? 0
+    }
+
+    func ifindex(_ role: Role, _ interface: String) throws -> Int {
+        let shown = try run(role, ["ip", "-j", "link", "show", interface]).output
+        let links = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]] ?? []
+        return try #require(links.first?["ifindex"] as? Int, "no \(interface): \(shown)")
     }
 
     /// `fabricguard apply`, which must succeed.

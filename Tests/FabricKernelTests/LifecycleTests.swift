@@ -62,7 +62,10 @@ struct LifecycleTests {
         }
         #expect(!FileManager.default.fileExists(atPath: lab.pinDir))
         #expect(try lab.fabricguard("unload").output.contains("nothing to unload"))
-        #expect(try lab.json("status")["installed"] as? Bool == false)
+        let nothing = try lab.fabricguard("status", "--json")
+        #expect(nothing.status == 3, "status with nothing applied must exit 3: \(nothing.output)")
+        #expect(try lab.status()["installed"] as? Bool == false)
+        #expect(!FileManager.default.fileExists(atPath: lab.pinDir), "a second unload or status left a pin directory behind")
     }
 
     @Test func ingressHookTCAndModeOff() throws {

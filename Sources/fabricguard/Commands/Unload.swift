@@ -1,6 +1,7 @@
 import ArgumentParser
 import FabricAgent
 import FabricHost
+import Foundation
 
 struct Unload: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +20,10 @@ struct Unload: ParsableCommand {
     @OptionGroup var pins: PinOptions
 
     func run() throws {
-        let lock = try pins.lockForWrite("unload")
-        defer { lock.release() }
+        // No pin directory, no pins to guard: the scan for stray hooks needs no lock
+        // (and taking one would make the directory it is about to report absent).
+        let lock = FileManager.default.fileExists(atPath: pins.pinDir) ? try pins.lockForWrite("unload") : nil
+        defer { lock?.release() }
         let interfaces = (try? LiveHost().inventory().interfaces) ?? []
         let found: Bool
         do {
