@@ -30,8 +30,8 @@ let package = Package(
 
         // Errors that carry an errno ("verb object: cause (errno N)") and the checks that make them.
         .target(name: "FabricSystem"),
-        .target(name: "FabricPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricHost", dependencies: ["FabricPolicy"]),
+        .target(name: "FabricPolicy", dependencies: ["FabricSystem", .product(name: "Yams", package: "Yams")]),
+        .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricCompiler", dependencies: ["FabricPolicy", "FabricHost", "CFabricABI"]),
         .target(name: "FabricReference", dependencies: ["FabricPolicy", "FabricCompiler", "CFabricABI"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.
@@ -70,7 +70,7 @@ let package = Package(
         ),
 
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy"]),
-        .testTarget(name: "FabricHostTests", dependencies: ["FabricHost"]),
+        .testTarget(name: "FabricHostTests", dependencies: ["FabricHost", "FabricSystem"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
