@@ -69,14 +69,16 @@ let package = Package(
             dependencies: ["FabricBPF", "FabricFixtures", "FabricReference", "FabricCompiler", "FabricHost", "CFabricABI"]
         ),
 
-        .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy"]),
+        .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy", "FabricFixtures"]),
         .testTarget(name: "FabricHostTests", dependencies: ["FabricHost", "FabricSystem"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
-        // Object/ABI tier (unprivileged) and the kernel tiers (root; required in CI).
+        // Object/ABI tier: the embedded object against the ABI header; no privileges.
+        .testTarget(name: "FabricObjectTests", dependencies: ["FabricBPF", "CFabricABI", "CLibBPF"]),
+        // The kernel tiers (root, network namespaces; required in CI).
         .testTarget(
             name: "FabricKernelTests",
             dependencies: ["FabricBPF", "CFabricABI", "fabricguard", "fabricguard-selftest", "FabricFixtures", "FabricHost"]
