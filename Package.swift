@@ -1,7 +1,9 @@
 // swift-tools-version: 6.1
 // The arrow of dependencies points one way:
-//   CFabricABI -> FabricPolicy -> FabricHost -> FabricCompiler -> FabricReference -> fabricguard
-// Pure modules (policy, host model, compiler, reference) never see libbpf; only the loader does.
+//   FabricSystem -> FabricPolicy -> FabricHost -> FabricCompiler -> FabricReference -> fabricguard
+//                                   CFabricABI -> FabricCompiler -> FabricBPF -> FabricAgent -> fabricguard
+//                                                 FabricCompiler -> FabricCapture -> fabricguard
+// The pure modules (policy, host model, compiler, reference) never see libbpf; only FabricBPF imports it.
 import PackageDescription
 
 let package = Package(

@@ -25,7 +25,7 @@ struct FabricGuard: ParsableCommand {
     )
 }
 
-/// Exit statuses of SPEC section 5.
+/// Exit statuses, part of the contract (docs/cli.md).
 enum ExitStatus: Int32 {
     case success = 0
     case runtimeFailure = 1
