@@ -1,7 +1,9 @@
 // swift-tools-version: 6.1
 // The arrow of dependencies points one way:
-//   CFabricABI -> FabricPolicy -> FabricHost -> FabricCompiler -> FabricReference -> fabricguard
-// Pure modules (policy, host model, compiler, reference) never see libbpf; only the loader does.
+//   FabricSystem -> FabricPolicy -> FabricHost -> FabricCompiler -> FabricReference -> fabricguard
+//                                   CFabricABI -> FabricCompiler -> FabricBPF -> FabricAgent -> fabricguard
+//                                                 FabricCompiler -> FabricCapture -> fabricguard
+// The pure modules (policy, host model, compiler, reference) never see libbpf; only FabricBPF imports it.
 import PackageDescription
 
 let package = Package(
@@ -32,8 +34,8 @@ let package = Package(
 
         // Errors that carry an errno ("verb object: cause (errno N)") and the checks that make them.
         .target(name: "FabricSystem"),
-        .target(name: "FabricPolicy", dependencies: [.product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricHost", dependencies: ["FabricPolicy"]),
+        .target(name: "FabricPolicy", dependencies: ["FabricSystem", .product(name: "Yams", package: "Yams")]),
+        .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricCompiler", dependencies: ["FabricPolicy", "FabricHost", "CFabricABI"]),
         .target(name: "FabricReference", dependencies: ["FabricPolicy", "FabricCompiler", "CFabricABI"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.
@@ -84,15 +86,17 @@ let package = Package(
             dependencies: ["FabricBPF", "FabricFixtures", "FabricReference", "FabricCompiler", "FabricHost", "CFabricABI"]
         ),
 
-        .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy"]),
-        .testTarget(name: "FabricHostTests", dependencies: ["FabricHost"]),
+        .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy", "FabricFixtures"]),
+        .testTarget(name: "FabricHostTests", dependencies: ["FabricHost", "FabricSystem"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
         .testTarget(name: "FabricDaemonTests", dependencies: ["FabricDaemon", "FabricAgent", "FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
-        // Object/ABI tier (unprivileged) and the kernel tiers (root; required in CI).
+        // Object/ABI tier: the embedded object against the ABI header; no privileges.
+        .testTarget(name: "FabricObjectTests", dependencies: ["FabricBPF", "CFabricABI", "CLibBPF"]),
+        // The kernel tiers (root, network namespaces; required in CI).
         .testTarget(
             name: "FabricKernelTests",
             dependencies: ["FabricBPF", "CFabricABI", "fabricguard", "fabricguard-selftest", "FabricFixtures", "FabricHost"]

@@ -1,6 +1,6 @@
 /// The counters shape shared by `stats --json` (the kernel's counters) and
 /// `dry-run --json` (the reference path's), so a live run and a dry run can
-/// be compared line by line (SPEC section 5).
+/// be compared line by line (docs/cli.md, "JSON").
 public struct CounterReport: Sendable, Equatable, Codable {
     /// Frames judged, where the source knows it (dry-run); absent for the kernel.
     public var packets: UInt64?

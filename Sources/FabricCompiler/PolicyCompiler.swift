@@ -179,7 +179,7 @@ public enum PolicyCompiler {
         return entries
     }
 
-    /// The host addresses that pass when they leave `entry` (SPEC 3, egress
+    /// The host addresses that pass when they leave `entry` (docs/decision.md, egress
     /// steps 4-5: exempt, or owned by the interface's fabric), the interface's
     /// own first, at most `ABILimits.fastSources`. The programs answer these
     /// from the interface's entry; the verdict is the one the full decision gives.

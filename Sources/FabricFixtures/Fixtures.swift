@@ -2,7 +2,7 @@ import FabricCompiler
 import FabricPolicy
 import FabricReference
 
-/// One frame, where it is seen, and what SPEC section 3 says must happen to it.
+/// One frame, where it is seen, and what docs/decision.md says must happen to it.
 /// Expectations are written by hand from the spec, never computed by the
 /// reference path: the table judges the reference and the kernel alike.
 public struct Fixture: Sendable, CustomStringConvertible {

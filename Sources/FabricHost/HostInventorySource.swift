@@ -4,33 +4,11 @@ import Glibc
 import Darwin
 #endif
 import FabricPolicy
+import FabricSystem
 
 /// Where a host inventory comes from: the running kernel, a file, or a test's fixture.
 public protocol HostInventorySource: Sendable {
     func inventory() throws -> HostInventory
-}
-
-/// A failure to produce an inventory. Reads "verb object: cause", e.g.
-/// `read host file /tmp/h.json: interfaces[1].ifindex: expected an integer, found a string` or
-/// `read interfaces: getifaddrs: Operation not permitted (errno 1)`.
-public struct HostInventoryError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// What was being attempted, e.g. "read host file /tmp/h.json".
-    public var action: String
-    /// Why it failed: the failing call when `errno` is set, otherwise the whole explanation.
-    public var reason: String
-    /// The errno of the failing system call, if one failed.
-    public var errno: Int32?
-
-    public init(action: String, reason: String, errno: Int32? = nil) {
-        self.action = action
-        self.reason = reason
-        self.errno = errno
-    }
-
-    public var description: String {
-        guard let errno else { return "\(action): \(reason)" }
-        return "\(action): \(reason): \(String(cString: strerror(errno))) (errno \(errno))"
-    }
 }
 
 /// This host, read through getifaddrs(3) (netlink underneath). Never /sys/class/net: inside
@@ -51,41 +29,18 @@ public struct LiveHost: HostInventorySource {
 public struct InventoryFile: HostInventorySource {
     public let path: String
 
-    /// Far beyond any real host file; stops `--host /dev/zero` from reading forever.
-    static let maximumSize = 64 << 20
-
     public init(path: String) {
         self.path = path
     }
 
     public func inventory() throws -> HostInventory {
-        let action = "read host file \(path)"
-        return try HostInventory.decode(json: readContents(action: action), action: action)
-    }
-
-    private func readContents(action: String) throws(HostInventoryError) -> [UInt8] {
-        var descriptor: Int32
-        repeat {
-            descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        } while descriptor < 0 && errno == EINTR
-        guard descriptor >= 0 else { throw HostInventoryError(action: action, reason: "open", errno: errno) }
-        defer { close(descriptor) }
-
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw HostInventoryError(action: action, reason: "read", errno: errno)
-            }
-            if count == 0 { return contents }
-            contents += chunk[..<count]
-            guard contents.count <= InventoryFile.maximumSize else {
-                throw HostInventoryError(
-                    action: action, reason: "larger than \(InventoryFile.maximumSize >> 20) MiB, not a host file")
-            }
+        let text: String
+        do {
+            text = try TextFile.read(path, verb: "read host file")
+        } catch {
+            throw HostInventoryError.system(error)
         }
+        return try HostInventory.read(json: text, file: path)
     }
 }
 

@@ -1,4 +1,4 @@
-/// A validated fabricguard policy (SPEC section 4). Values of this type only
+/// A validated fabricguard policy (docs/policy.md). Values of this type only
 /// come out of `PolicyLoader`, so every invariant the loader checks holds here:
 /// unique fabric names, each interface in at most one fabric and never in
 /// `management`, no prefix owned by two fabrics, prefixes without host bits.

@@ -1,6 +1,7 @@
-/// One problem in a policy, located precisely enough for an editor to jump to:
+/// One problem in a file fabricguard reads (a policy, a host file), located precisely enough
+/// for an editor to jump to:
 /// `policy.yaml:7:18: fabrics[0].prefixes[1]: '10.1.0.5/24': host bits are set (did you mean 10.1.0.0/24?)`.
-public struct PolicyDiagnostic: Error, Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+public struct PolicyDiagnostic: Error, Sendable, Equatable, Hashable, Comparable, Codable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -21,6 +22,17 @@ public struct PolicyDiagnostic: Error, Sendable, Equatable, Hashable, Codable, C
             ? "\(file):\(line):\(column): \(message)"
             : "\(file):\(line):\(column): \(field): \(message)"
     }
+
+    /// In file order, so a list of them reads from the top of the file down.
+    public static func < (a: PolicyDiagnostic, b: PolicyDiagnostic) -> Bool {
+        (a.line, a.column, a.field) < (b.line, b.column, b.field)
+    }
+
+    /// A headline (`invalid policy p.yaml`) with the count, then one diagnostic per line.
+    public static func report(_ headline: String, _ diagnostics: [PolicyDiagnostic]) -> String {
+        let count = diagnostics.count == 1 ? "1 error" : "\(diagnostics.count) errors"
+        return (["\(headline): \(count)"] + diagnostics.map { "  \($0)" }).joined(separator: "\n")
+    }
 }
 
 /// Every problem found in one pass over a policy; a policy with any is never applied.
@@ -30,11 +42,10 @@ public struct PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public init(file: String, diagnostics: [PolicyDiagnostic]) {
         self.file = file
-        self.diagnostics = diagnostics.sorted { ($0.line, $0.column, $0.field) < ($1.line, $1.column, $1.field) }
+        self.diagnostics = diagnostics.sorted()
     }
 
     public var description: String {
-        let count = diagnostics.count == 1 ? "1 error" : "\(diagnostics.count) errors"
-        return (["invalid policy \(file): \(count)"] + diagnostics.map { "  \($0)" }).joined(separator: "\n")
+        PolicyDiagnostic.report("invalid policy \(file)", diagnostics)
     }
 }

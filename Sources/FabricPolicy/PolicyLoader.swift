@@ -1,3 +1,4 @@
+import FabricSystem
 import Yams
 
 /// Reads a policy file into a `Policy`, or reports every problem in it at once.
@@ -21,33 +22,17 @@ public enum PolicyLoader {
 
     public static func parse(yaml: String, file: String = "<policy>") throws(PolicyError) -> Policy {
         var reader = NodeReader(file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw PolicyError(file: file, diagnostics: [reader.diagnostic(forYAMLError: error)])
-        }
-        guard let root else {
-            reader.fail(at: nil, "", "the policy is empty (it needs at least `version: 1` and `fabrics:`)")
-            throw PolicyError(file: file, diagnostics: reader.diagnostics)
-        }
-        let policy = reader.readPolicy(root)
-        guard let policy, reader.diagnostics.isEmpty else {
+        let root = reader.root(
+            of: yaml, emptyMessage: "the policy is empty (it needs at least `version: 1` and `fabrics:`)")
+        guard let root, let policy = reader.readPolicy(root), reader.diagnostics.isEmpty else {
             throw PolicyError(file: file, diagnostics: reader.diagnostics)
         }
         return policy
     }
 }
 
-/// Walks the YAML nodes, recording a diagnostic for each problem and carrying on.
-private struct NodeReader {
-    let file: String
-    var diagnostics: [PolicyDiagnostic] = []
-    var locations: [String: SourceLocation] = [:]
-    var itemLocations: [String: [SourceLocation]] = [:]
-
-    init(file: String) { self.file = file }
-
+/// The policy's shape, read field by field.
+fileprivate extension NodeReader {
     // MARK: Document
 
     mutating func readPolicy(_ root: Node) -> Policy? {
@@ -97,7 +82,7 @@ private struct NodeReader {
             management: management,
             source: PolicySource(file: file, locations: locations, itemLocations: itemLocations)
         )
-        for diagnostic in PolicyRules.check(policy) { diagnostics.append(diagnostic) }
+        for diagnostic in PolicyRules.check(policy) { append(diagnostic) }
         return policy
     }
 
@@ -197,148 +182,5 @@ private struct NodeReader {
             }
             return name
         }
-    }
-
-    mutating func choice<Value: RawRepresentable & CaseIterable>(
-        _ node: Node, _ path: String, _: Value.Type
-    ) -> Value? where Value.RawValue == String {
-        guard let text = string(node, path) else { return nil }
-        if let value = Value(rawValue: text) { return value }
-        let allowed = Value.allCases.map(\.rawValue)
-        fail(at: node, path, "unknown value '\(text)' (expected one of: \(allowed.joined(separator: ", ")))")
-        return nil
-    }
-
-    // MARK: Node shapes
-
-    /// A mapping's values by key; records unknown and duplicate keys. Nil if not a mapping.
-    mutating func mapping(_ node: Node, _ path: String, keys allowed: [String]) -> [String: Node]? {
-        record(node, path)
-        guard let pairs = node.mapping else {
-            fail(at: node, path, "expected a mapping with keys \(allowed.joined(separator: ", ")), found \(shape(node))")
-            return nil
-        }
-        var fields: [String: Node] = [:]
-        for (keyNode, value) in pairs {
-            guard let key = keyNode.scalar?.string else {
-                fail(at: keyNode, path, "keys must be plain names, found \(shape(keyNode))")
-                continue
-            }
-            let fieldPath = path.isEmpty ? key : "\(path).\(key)"
-            guard allowed.contains(key) else {
-                let hint = Suggestion.closest(to: key, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
-                fail(at: keyNode, fieldPath, "unknown key '\(key)'\(hint); allowed here: \(allowed.joined(separator: ", "))")
-                continue
-            }
-            record(value, fieldPath)
-            fields[key] = value
-        }
-        return fields
-    }
-
-    mutating func sequence(_ node: Node, _ path: String) -> [Node]? {
-        record(node, path)
-        guard let items = node.sequence else {
-            fail(at: node, path, "expected a list such as [a, b], found \(shape(node))")
-            return nil
-        }
-        let nodes = Array(items)
-        if itemLocations[path] == nil {
-            itemLocations[path] = nodes.map { SourceLocation(line: $0.mark?.line ?? 1, column: $0.mark?.column ?? 1) }
-        }
-        return nodes
-    }
-
-    mutating func string(_ node: Node, _ path: String) -> String? {
-        guard let scalar = node.scalar else {
-            fail(at: node, path, "expected a single value, found \(shape(node))")
-            return nil
-        }
-        guard !scalar.string.isEmpty else {
-            fail(at: node, path, "is empty")
-            return nil
-        }
-        return scalar.string
-    }
-
-    mutating func integer(_ node: Node, _ path: String) -> Int? {
-        guard let text = string(node, path) else { return nil }
-        guard let value = Int(text) else {
-            fail(at: node, path, "expected a whole number, found '\(text)'")
-            return nil
-        }
-        return value
-    }
-
-    func shape(_ node: Node) -> String {
-        switch node {
-        case .scalar(let scalar): "'\(scalar.string)'"
-        case .mapping: "a mapping"
-        case .sequence: "a list"
-        case .alias: "an alias"
-        }
-    }
-
-    // MARK: Diagnostics
-
-    mutating func record(_ node: Node, _ path: String) {
-        if let mark = node.mark, locations[path] == nil {
-            locations[path] = SourceLocation(line: mark.line, column: mark.column)
-        }
-    }
-
-    mutating func fail(at node: Node?, _ path: String, _ message: String) {
-        let mark = node?.mark
-        diagnostics.append(
-            PolicyDiagnostic(
-                file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, field: path, message: message))
-    }
-
-    func diagnostic(forYAMLError error: any Error) -> PolicyDiagnostic {
-        switch error as? YamlError {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-            .composer(_, let problem, let mark, _):
-            return PolicyDiagnostic(
-                file: file, line: mark.line, column: mark.column, field: "", message: "not valid YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return PolicyDiagnostic(
-                file: file, line: context.mark.line, column: context.mark.column, field: "",
-                message: "key written twice in one mapping: \(duplicates.joined(separator: ", "))")
-        default:
-            return PolicyDiagnostic(file: file, line: 1, column: 1, field: "", message: "not valid YAML: \(error)")
-        }
-    }
-}
-
-/// Linux interface names: 1...15 bytes (IFNAMSIZ - 1), no '/', no whitespace, not "." or "..".
-public enum InterfaceName {
-    public static func problem(_ name: String) -> String? {
-        if name.utf8.count > 15 { return "longer than 15 bytes" }
-        if name == "." || name == ".." { return "reserved name" }
-        if name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) {
-            return "contains '/', ':' or whitespace"
-        }
-        return nil
-    }
-}
-
-/// "Did you mean" for unknown keys: the closest allowed key within two edits.
-enum Suggestion {
-    static func closest(to word: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(Array(word), Array($0))) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 2 else { return nil }
-        return best.0
-    }
-
-    static func distance(_ a: [Character], _ b: [Character]) -> Int {
-        var previous = Array(0...b.count)
-        for (i, x) in a.enumerated() {
-            var current = [i + 1]
-            for (j, y) in b.enumerated() {
-                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }

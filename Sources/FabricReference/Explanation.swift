@@ -24,7 +24,7 @@ public struct Explanation: Sendable, Encodable {
 }
 
 extension ReferenceDatapath {
-    /// Decides `frame` and says why, naming the SPEC section 3 step that decided.
+    /// Decides `frame` and says why, naming the step of docs/decision.md that decided.
     /// `source` / `destination` are the addresses the frame carries (for ARP:
     /// sender and, for requests, target), `names` maps ifindexes to names.
     public func explain(

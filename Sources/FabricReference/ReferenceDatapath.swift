@@ -37,7 +37,7 @@ enum ParsedFrame {
     case arp(sender: UInt32, target: UInt32?)
 }
 
-/// The pure-Swift reference of the datapath decision (SPEC section 3), fed by
+/// The pure-Swift reference of the datapath decision (docs/decision.md), fed by
 /// the same MapPlan the kernel maps are filled from. Mirrors decide() in
 /// bpf/include/decide.h step for step; see that file for the kernel side.
 public struct ReferenceDatapath: Sendable {

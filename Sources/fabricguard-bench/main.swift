@@ -128,7 +128,7 @@ enum CaptureWriter {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let world = try BenchWorld(prefixes: prefixes, seed: 0xd4e)
         try world.policyYAML.write(toFile: directory + "/policy.yaml", atomically: true, encoding: .utf8)
-        try JSONEncoder().encode(BenchWorld.defaultHost).write(to: URL(fileURLWithPath: directory + "/host.json"))
+        try BenchWorld.defaultHost.json().write(to: URL(fileURLWithPath: directory + "/host.json"))
         let mixed = zip(world.framesV4, world.framesV6).flatMap { [$0, $1] }
         func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
         guard let file = FileHandle(forWritingAtPath: createEmpty(directory + "/bench.pcap")) else {

@@ -27,7 +27,7 @@ struct FabricGuard: ParsableCommand {
     )
 }
 
-/// Exit statuses, part of the contract (README "Command line"). 3 and 4 mean
+/// Exit statuses, part of the contract (docs/cli.md). 3 and 4 mean
 /// different things to different verbs, hence a struct and not an enum.
 struct ExitStatus: RawRepresentable, Equatable, Sendable {
     let rawValue: Int32

@@ -37,8 +37,11 @@ struct PolicyOptions: ParsableArguments {
         do {
             if let host { return try InventoryFile(path: host).inventory() }
             return try LiveHost().inventory()
-        } catch {
+        } catch let error as HostInventoryError {
             // A bad --host file is the caller's input; an unreadable live host is a runtime failure.
+            throw CommandFailure(
+                status: host == nil ? .runtimeFailure : .usageOrPolicy, message: "\(error)", diagnostics: error.diagnostics)
+        } catch {
             throw CommandFailure(status: host == nil ? .runtimeFailure : .usageOrPolicy, message: "\(error)")
         }
     }

@@ -5,7 +5,7 @@ import FabricBPF
 import Glibc
 #endif
 
-// Exit status is part of the contract (SPEC section 5): 0 success, 1 runtime
+// Exit status is part of the contract (docs/cli.md): 0 success, 1 runtime
 // failure, 2 usage or policy error. ArgumentParser's own usage errors exit 64,
 // so the mapping happens here, once.
 LibBPFLog.capture()

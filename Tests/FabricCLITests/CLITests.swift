@@ -28,8 +28,7 @@ struct CLITests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fabricguard-cli-\(getpid())")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try? FixtureWorld.policyYAML.write(to: directory.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
-        let encoder = JSONEncoder()
-        try? encoder.encode(FixtureWorld.host).write(to: directory.appendingPathComponent("host.json"))
+        try? FixtureWorld.host.json().write(to: directory.appendingPathComponent("host.json"))
         try? "version: 1\nfabrics:\n  - { name: a, interfaces: [sana0], prefixes: [10.1.0.1/24] }\negres: {}\n"
             .write(to: directory.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
         return directory
@@ -90,11 +89,11 @@ struct CLITests {
     }
 
     @Test func aMissingInterfaceNeedsAllowMissing() throws {
-        let host = try JSONDecoder().decode(HostInventory.self, from: Data(contentsOf: URL(fileURLWithPath: Self.path("host.json"))))
+        let host = try HostInventory(json: Data(contentsOf: URL(fileURLWithPath: Self.path("host.json"))))
         var smaller = host
         smaller.interfaces.removeAll { $0.name == "sanc0" }
         let file = Self.path("smaller-host.json")
-        try JSONEncoder().encode(smaller).write(to: URL(fileURLWithPath: file))
+        try smaller.json().write(to: URL(fileURLWithPath: file))
         let refused = try run("check", "--policy", Self.path("policy.yaml"), "--host", file)
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("interface 'sanc0' is not on this host"))
@@ -168,7 +167,7 @@ struct CLITests {
     @Test func inventoryJSONFeedsHost() throws {
         let result = try run("inventory", "--json")
         #expect(result.status == 0)
-        let inventory = try JSONDecoder().decode(HostInventory.self, from: Data(result.stdout.utf8))
+        let inventory = try HostInventory(json: Data(result.stdout.utf8))
         #expect(inventory.interface(named: "lo")?.index == 1)
         let file = Self.path("live-host.json")
         try result.stdout.write(toFile: file, atomically: true, encoding: .utf8)

@@ -7,44 +7,8 @@ import Testing
 
 @Suite("Policy compiler")
 struct CompilerTests {
-    /// A two-fabric, dual-stack policy (SPEC section 4's example, on a small host).
-    static let twoFabricYAML = """
-        version: 1
-        fabrics:
-          - name: san-a
-            interfaces: [ens1f0]
-            prefixes: [10.1.0.0/24, "fd00:a::/64"]
-          - name: san-b
-            interfaces: [ens1f1]
-            prefixes: [10.2.0.0/24, "fd00:b::/64"]
-            egress: { action: redirect }
-        egress:  { mode: enforce, action: drop, unowned: pass }
-        ingress: { mode: enforce, checks: [source, destination] }
-        exempt:  [0.0.0.0/32, "::/128", "fe80::/10"]
-        management: [eth0]
-
-        """
-
-    static let twoFabricHost = HostInventory(
-        hostname: "initiator-1",
-        interfaces: [
-            HostInterface(name: "lo", index: 1, up: true, running: true, mac: "00:00:00:00:00:00", addresses: [
-                HostAddress(IPAddress("127.0.0.1")!, prefixLength: 8)
-            ]),
-            HostInterface(name: "eth0", index: 2, up: true, running: true, mac: "02:00:00:00:00:02", addresses: [
-                HostAddress(IPAddress("192.168.1.5")!, prefixLength: 24)
-            ]),
-            HostInterface(name: "ens1f0", index: 3, up: true, running: true, mac: "02:00:00:00:00:03", addresses: [
-                HostAddress(IPAddress("10.1.0.5")!, prefixLength: 24), HostAddress(IPAddress("fd00:a::5")!, prefixLength: 64),
-                HostAddress(IPAddress("fe80::3")!, prefixLength: 64),
-            ]),
-            HostInterface(name: "ens1f1", index: 4, up: true, running: true, mac: "02:00:00:00:00:04", addresses: [
-                HostAddress(IPAddress("10.2.0.5")!, prefixLength: 24), HostAddress(IPAddress("fd00:b::5")!, prefixLength: 64),
-            ]),
-        ])
-
     static func compileTwoFabric() throws -> Compilation {
-        try PolicyCompiler.compile(PolicyLoader.parse(yaml: twoFabricYAML, file: "two.yaml"), host: twoFabricHost)
+        try PolicyCompiler.compile(PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML, file: "two.yaml"), host: TwoFabricWorld.host)
     }
 
     /// The golden plan, as JSON. A change here is a change to what the kernel holds:
@@ -233,17 +197,17 @@ struct CompilerTests {
             #expect(again.plan.digest == first.plan.digest)
         }
         // Host interface order and address order do not leak into the plan.
-        var shuffled = Self.twoFabricHost
+        var shuffled = TwoFabricWorld.host
         shuffled.interfaces.reverse()
         for index in shuffled.interfaces.indices { shuffled.interfaces[index].addresses.reverse() }
-        let policy = try PolicyLoader.parse(yaml: Self.twoFabricYAML, file: "two.yaml")
+        let policy = try PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML, file: "two.yaml")
         #expect(try PolicyCompiler.compile(policy, host: shuffled).plan.digest == first.plan.digest)
     }
 
     @Test func theDigestFollowsTheBytes() throws {
         let base = try Self.compileTwoFabric().plan
-        let yaml = Self.twoFabricYAML.replacingOccurrences(of: "egress: { action: redirect }", with: "egress: { action: drop }")
-        let changed = try PolicyCompiler.compile(PolicyLoader.parse(yaml: yaml), host: Self.twoFabricHost).plan
+        let yaml = TwoFabricWorld.policyYAML.replacingOccurrences(of: "egress: { action: redirect }", with: "egress: { action: drop }")
+        let changed = try PolicyCompiler.compile(PolicyLoader.parse(yaml: yaml), host: TwoFabricWorld.host).plan
         #expect(changed.digest != base.digest)
     }
 
@@ -282,10 +246,10 @@ struct CompilerTests {
     }
 
     @Test func interfacesWithLargeIfindexesAreHashed() throws {
-        var host = Self.twoFabricHost
+        var host = TwoFabricWorld.host
         let large = try #require(host.interfaces.firstIndex { $0.name == "ens1f1" })
         host.interfaces[large].index = 70_000
-        let plan = try PolicyCompiler.compile(PolicyLoader.parse(yaml: Self.twoFabricYAML), host: host).plan
+        let plan = try PolicyCompiler.compile(PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML), host: host).plan
         let entries = plan.entries(bank: 1)
         let slot = try #require(plan.interface(named: "ens1f1")).counterSlot
         let far = entries.filter { $0.map == "fg_ifindex_far" }
@@ -297,10 +261,10 @@ struct CompilerTests {
     @Test func ingressOnlyInterfacesListTheirOwnAddressesToo() throws {
         // Egress off on san-a: its programs still answer an arriving packet for
         // 10.1.0.5 from the interface's list (ok: a local of its own fabric).
-        let yaml = Self.twoFabricYAML.replacingOccurrences(
+        let yaml = TwoFabricWorld.policyYAML.replacingOccurrences(
             of: "prefixes: [10.1.0.0/24, \"fd00:a::/64\"]",
             with: "prefixes: [10.1.0.0/24, \"fd00:a::/64\"]\n    egress: { mode: off }")
-        let plan = try PolicyCompiler.compile(PolicyLoader.parse(yaml: yaml), host: Self.twoFabricHost).plan
+        let plan = try PolicyCompiler.compile(PolicyLoader.parse(yaml: yaml), host: TwoFabricWorld.host).plan
         let entry = try #require(plan.interface(named: "ens1f0"))
         #expect(entry.egress.mode == .off)
         #expect(entry.fastSources.contains(FastSource(address: IPAddress("10.1.0.5")!, reason: .ok)), "\(entry.fastSources)")
@@ -339,10 +303,10 @@ struct CompilerTests {
     }
 
     @Test func addressesOnTheWrongFabricAreWarned() throws {
-        var host = Self.twoFabricHost
+        var host = TwoFabricWorld.host
         host.interfaces[2].addresses.append(HostAddress(IPAddress("10.2.0.99")!, prefixLength: 24))
         host.interfaces[3].addresses.append(HostAddress(IPAddress("10.9.0.1")!, prefixLength: 24))
-        let compilation = try PolicyCompiler.compile(PolicyLoader.parse(yaml: Self.twoFabricYAML, file: "two.yaml"), host: host)
+        let compilation = try PolicyCompiler.compile(PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML, file: "two.yaml"), host: host)
         #expect(compilation.warnings.map(\.description) == [
             "two.yaml:4:18: fabrics[0].interfaces[0]: address 10.2.0.99 on 'ens1f0' (fabric 'san-a') is owned by fabric 'san-b'",
             "two.yaml:7:18: fabrics[1].interfaces[0]: address 10.9.0.1 on 'ens1f1' (fabric 'san-b') is owned by no fabric; its traffic counts as unowned_source",
@@ -353,9 +317,9 @@ struct CompilerTests {
     }
 
     @Test func unknownInterfacesAreErrorsUnlessAllowed() throws {
-        var host = Self.twoFabricHost
+        var host = TwoFabricWorld.host
         host.interfaces.removeAll { $0.name == "ens1f1" }
-        let policy = try PolicyLoader.parse(yaml: Self.twoFabricYAML, file: "two.yaml")
+        let policy = try PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML, file: "two.yaml")
         #expect(throws: PolicyError.self) { try PolicyCompiler.compile(policy, host: host) }
         do {
             _ = try PolicyCompiler.compile(policy, host: host)
@@ -373,12 +337,12 @@ struct CompilerTests {
 @Suite("Counter slots")
 struct CounterSlotTests {
     @Test func slotsSurviveReordersAndNewInterfacesTakeFreshOnes() throws {
-        let policy = try PolicyLoader.parse(yaml: CompilerTests.twoFabricYAML, file: "two.yaml")
-        let first = try PolicyCompiler.compile(policy, host: CompilerTests.twoFabricHost).plan
+        let policy = try PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML, file: "two.yaml")
+        let first = try PolicyCompiler.compile(policy, host: TwoFabricWorld.host).plan
         #expect(first.interfaces.map(\.counterSlot) == [0, 1])
         // ens1f0 once had slot 7 and some removed interface slot 0: both stay reserved.
         let again = try PolicyCompiler.compile(
-            policy, host: CompilerTests.twoFabricHost, options: CompileOptions(counterSlots: ["ens1f0": 7, "gone0": 0]))
+            policy, host: TwoFabricWorld.host, options: CompileOptions(counterSlots: ["ens1f0": 7, "gone0": 0]))
         #expect(again.plan.interface(named: "ens1f0")?.counterSlot == 7)
         #expect(again.plan.interface(named: "ens1f1")?.counterSlot == 1)
     }

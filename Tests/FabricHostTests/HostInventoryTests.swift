@@ -8,6 +8,7 @@ import Glibc
 #endif
 import FabricHost
 import FabricPolicy
+import FabricSystem
 import Testing
 
 private func address(_ text: String, _ length: Int) -> HostAddress {
@@ -26,23 +27,24 @@ private let sample = HostInventory(
     ])
 
 private func encode(_ inventory: HostInventory) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-    return String(decoding: try encoder.encode(inventory), as: UTF8.self)
+    String(decoding: try inventory.json(), as: UTF8.self)
 }
 
 private func decodingError(_ json: String) throws -> HostInventoryError {
     try #require(throws: HostInventoryError.self) {
-        try HostInventory(json: Data(json.utf8))
+        try HostInventory(json: Data(json.utf8), file: "h.json")
     }
 }
 
-/// The part of the error after "decode host inventory: ".
+/// The problems found, one "file:line:column: field: message" per line.
 private func reason(_ json: String) throws -> String {
     let error = try decodingError(json)
-    #expect(error.action == "decode host inventory")
-    #expect(error.errno == nil)
-    return error.reason
+    guard case .invalid(let file, let diagnostics) = error else {
+        Issue.record("expected an invalid host file, got \(error)")
+        return ""
+    }
+    #expect(file == "h.json")
+    return diagnostics.map(\.description).joined(separator: "\n")
 }
 
 /// A one-interface document whose interface object is `interface`.
@@ -100,7 +102,9 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
     @Test func roundTrips() throws {
         let encoded = try encode(sample)
         #expect(try HostInventory(json: Data(encoded.utf8)) == sample)
-        #expect(try JSONDecoder().decode(HostInventory.self, from: Data(encoded.utf8)) == sample)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        #expect(try decoder.decode(HostInventory.self, from: Data(encoded.utf8)) == sample)
     }
 
     @Test func acceptsHandWrittenFiles() throws {
@@ -124,15 +128,17 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
     }
 }
 
+// Host files are read by the policy's node reader (Yams): every problem is reported, each at
+// file:line:column and field path, with the policy's words for unknown and missing keys.
 @Suite struct DecodingErrors {
     @Test func missingField() throws {
         let json = #"{"interfaces": [\#(eth0), {"name": "eth1", "up": true, "running": true, "addresses": []}]}"#
         #expect(try decodingError(json).description
-            == "decode host inventory: interfaces[1].ifindex: required field is missing")
+            == "invalid host file h.json: 1 error\n  h.json:1:95: interfaces[1].ifindex: required field is missing")
     }
 
     @Test func missingInterfaces() throws {
-        #expect(try reason(#"{"hostname": "h"}"#) == "interfaces: required field is missing")
+        #expect(try reason(#"{"hostname": "h"}"#) == "h.json:1:1: interfaces: required field is missing")
     }
 
     @Test(arguments: [
@@ -145,90 +151,91 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
     ])
     func badIfindex(value: String, message: String) throws {
         let interface = #"{"name": "eth0", "ifindex": \#(value), "up": true, "running": true, "addresses": []}"#
-        #expect(try reason(document(interface: interface)) == message)
+        #expect(try reason(document(interface: interface)) == "h.json:1:45: \(message)")
     }
 
     @Test func wrongTypes() throws {
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"up\": true", "\"up\": \"yes\"")))
-            == "interfaces[0].up: expected true or false, found a string")
+            == "h.json:1:54: interfaces[0].up: expected true or false, found a string")
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"addresses\": []", "\"addresses\": {}")))
-            == "interfaces[0].addresses: expected an array, found an object")
+            == "h.json:1:90: interfaces[0].addresses: expected an array, found an object")
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"eth0\"", "null")))
-            == "interfaces[0].name: expected a string, found null")
+            == "h.json:1:26: interfaces[0].name: expected a string, found null")
         #expect(try reason(#"{"interfaces": [7]}"#)
-            == "interfaces[0]: expected an object, found a number")
-        #expect(try reason("[]") == "top level: expected an object, found an array")
+            == "h.json:1:17: interfaces[0]: expected an object with keys name, ifindex, up, running, mac, addresses, "
+            + "found a number")
+        #expect(try reason("[]") == "h.json:1:1: expected an object with keys hostname, interfaces, found an array")
     }
 
     @Test func unknownKeys() throws {
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"name\"", "\"nmae\"")))
-            == "interfaces[0].nmae: unknown field (did you mean 'name'?)")
+            == "h.json:1:17: interfaces[0].name: required field is missing\n"
+            + "h.json:1:18: interfaces[0].nmae: unknown key 'nmae' (did you mean 'name'?); "
+            + "allowed here: name, ifindex, up, running, mac, addresses")
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"up\"", "\"colour\": 1, \"up\"")))
-            == "interfaces[0].colour: unknown field "
-            + "(expected one of: name, ifindex, up, running, mac, addresses)")
+            == "h.json:1:48: interfaces[0].colour: unknown key 'colour'; "
+            + "allowed here: name, ifindex, up, running, mac, addresses")
         #expect(try reason(#"{"hostnme": "h", "interfaces": []}"#)
-            == "hostnme: unknown field (did you mean 'hostname'?)")
+            == "h.json:1:2: hostnme: unknown key 'hostnme' (did you mean 'hostname'?); allowed here: hostname, interfaces")
         let address = #"{"address": "10.0.0.1", "prefix_length": 24, "prefixlen": 24}"#
         #expect(try reason(document(interface: eth0.replacingOccurrences("[]", "[\(address)]")))
-            == "interfaces[0].addresses[0].prefixlen: unknown field (did you mean 'prefix_length'?)")
+            == "h.json:1:136: interfaces[0].addresses[0].prefixlen: unknown key 'prefixlen' "
+            + "(did you mean 'prefix_length'?); allowed here: address, prefix_length")
     }
 
     @Test func duplicateInterfaces() throws {
         let sameName = #"{"name": "eth0", "ifindex": 3, "up": true, "running": true, "addresses": []}"#
         #expect(try reason(#"{"interfaces": [\#(eth0), \#(sameName)]}"#)
-            == "interfaces[1].name: duplicate interface name 'eth0' (also at interfaces[0])")
+            == "h.json:1:95: interfaces[1].name: duplicate interface name 'eth0' (also at interfaces[0])")
         let sameIndex = #"{"name": "eth1", "ifindex": 2, "up": true, "running": true, "addresses": []}"#
         #expect(try reason(#"{"interfaces": [\#(eth0), \#(sameIndex)]}"#)
-            == "interfaces[1].ifindex: duplicate ifindex 2 (also at interfaces[0])")
+            == "h.json:1:95: interfaces[1].ifindex: duplicate ifindex 2 (also at interfaces[0])")
     }
 
     @Test(arguments: [
-        ("10.0.0.1", "33", "33 is out of range for an IPv4 address (0...32)"),
-        ("fd00::1", "129", "129 is out of range for an IPv6 address (0...128)"),
-        ("10.0.0.1", "-1", "-1 is out of range for an IPv4 address (0...32)"),
-        ("10.0.0.1", "24.5", "expected an integer, found 24.5"),
+        ("10.0.0.1", "33", "1:177", "33 is out of range for an IPv4 address (0...32)"),
+        ("fd00::1", "129", "1:176", "129 is out of range for an IPv6 address (0...128)"),
+        ("10.0.0.1", "-1", "1:177", "-1 is out of range for an IPv4 address (0...32)"),
+        ("10.0.0.1", "24.5", "1:177", "expected an integer, found 24.5"),
     ])
-    func badPrefixLength(ip: String, length: String, message: String) throws {
+    func badPrefixLength(ip: String, length: String, location: String, message: String) throws {
         let addresses = #"[{"address": "10.9.9.9", "prefix_length": 8}, "#
             + #"{"address": "\#(ip)", "prefix_length": \#(length)}]"#
         let json = document(interface: eth0.replacingOccurrences("[]", addresses))
-        #expect(try reason(json) == "interfaces[0].addresses[1].prefix_length: \(message)")
+        #expect(try reason(json) == "h.json:\(location): interfaces[0].addresses[1].prefix_length: \(message)")
     }
 
     @Test func badValues() throws {
         let badAddress = #"[{"address": "10.0.0.256", "prefix_length": 8}]"#
         #expect(try reason(document(interface: eth0.replacingOccurrences("[]", badAddress)))
-            == "interfaces[0].addresses[0].address: '10.0.0.256' is not an IPv4 or IPv6 address")
+            == "h.json:1:103: interfaces[0].addresses[0].address: '10.0.0.256' is not an IPv4 or IPv6 address")
         let twice = #"[{"address": "10.0.0.1", "prefix_length": 8}, {"address": "10.0.0.1", "prefix_length": 8}]"#
         #expect(try reason(document(interface: eth0.replacingOccurrences("[]", twice)))
-            == "interfaces[0].addresses[1]: duplicate address 10.0.0.1/8 (also at interfaces[0].addresses[0])")
+            == "h.json:1:136: interfaces[0].addresses[1]: duplicate address 10.0.0.1/8 (also at interfaces[0].addresses[0])")
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"up\"", "\"mac\": \"02:00:0g\", \"up\"")))
-            == "interfaces[0].mac: '02:00:0g' is not a link-layer address "
+            == "h.json:1:55: interfaces[0].mac: '02:00:0g' is not a link-layer address "
             + "(expected hex byte pairs separated by colons, like 02:00:00:00:00:01)")
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"eth0\"", "\"eth0:1\"")))
-            == "interfaces[0].name: 'eth0:1' is not a valid interface name: it contains '/' or ':'")
+            == "h.json:1:26: interfaces[0].name: 'eth0:1' is not a valid interface name: contains '/' or ':'")
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"eth0\"", "\"a-very-long-name0\"")))
-            == "interfaces[0].name: 'a-very-long-name0' is not a valid interface name: "
-            + "it is longer than 15 bytes")
+            == "h.json:1:26: interfaces[0].name: 'a-very-long-name0' is not a valid interface name: "
+            + "longer than 15 bytes")
+    }
+
+    @Test func everyProblemIsReported() throws {
+        let json = #"{"interfaces": [{"name": "eth0", "ifindex": 0, "up": 1, "running": true, "addresses": []}]}"#
+        #expect(try reason(json)
+            == "h.json:1:45: interfaces[0].ifindex: 0 is not an ifindex (the kernel numbers interfaces from 1)\n"
+            + "h.json:1:54: interfaces[0].up: expected true or false, found a number")
     }
 
     @Test func syntaxErrorsGiveLineAndColumn() throws {
-        let trailingComma = """
-            {
-                "interfaces": [
-                    {"name": "eth0", "ifindex": 2, "up": true, "running": true, "addresses": [],}
-                ]
-            }
-            """
-        #expect(try reason(trailingComma)
-            == "line 3, column 85 (in interfaces[0]): expected a quoted field name, found '}'")
-        #expect(try reason("") == "line 1, column 1: expected a value, found end of input")
-        #expect(try reason(#"{"interfaces": [] "#)
-            == "line 1, column 19: expected ',' or '}' after a field, found end of input")
-        #expect(try reason(#"{"interfaces": [01]}"#)
-            == "line 1, column 18 (in interfaces[0]): numbers must not have leading zeros")
+        #expect(try reason("") == "h.json:1:1: the host file is empty (write it with `fabricguard inventory --json`)")
+        #expect(try reason(#"{"interfaces": [}"#) == "h.json:1:17: not valid JSON: did not find expected node content")
         #expect(try reason(#"{"interfaces": []} x"#)
-            == "line 1, column 20: unexpected 'x' after the end of the JSON value")
+            == "h.json:1:20: not valid JSON: did not find expected <document start>")
+        #expect(try reason(#"{"interfaces": "\u00zz"}"#)
+            == "h.json:1:19: not valid JSON: did not find expected hexdecimal number")
     }
 
     @Test func duplicateKeysAreRejected() throws {
@@ -237,8 +244,8 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
               {"name": "eth0", "ifindex": 2, "ifindex": 3, "up": true, "running": true, "addresses": []}
             ]}
             """
-        #expect(try reason(json)
-            == "interfaces[0].ifindex: duplicate field (line 2, column 34)")
+        // Yams names the key and the line:column of its first occurrence, not the path.
+        #expect(try reason(json) == "h.json:2:20: key written twice in one object: ifindex")
     }
 }
 
@@ -268,16 +275,16 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
         let error = try #require(throws: HostInventoryError.self) {
             try InventoryFile(path: path).inventory()
         }
-        #expect(error.errno == ENOENT)
-        #expect(error.description == "read host file \(path): open: No such file or directory (errno 2)")
+        #expect(error == .system(SystemError(verb: "read host file", object: path, errno: ENOENT)))
+        #expect(error.description == "read host file \(path): No such file or directory (errno 2)")
     }
 
     @Test func directoryIsNotAHostFile() throws {
         let error = try #require(throws: HostInventoryError.self) {
             try InventoryFile(path: "/tmp").inventory()
         }
-        #expect(error.errno == EISDIR)
-        #expect(error.description == "read host file /tmp: read: Is a directory (errno 21)")
+        #expect(error == .system(SystemError(verb: "read host file", object: "/tmp", errno: EISDIR)))
+        #expect(error.description == "read host file /tmp: Is a directory (errno 21)")
     }
 
     @Test func readsFileWrittenByInventory() throws {
@@ -290,7 +297,13 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
         let error = try #require(throws: HostInventoryError.self) {
             try InventoryFile(path: path).inventory()
         }
-        #expect(error.description == "read host file \(path): interfaces[0].ifindex: required field is missing")
+        #expect(error.description == """
+            invalid host file \(path): 4 errors
+              \(path):1:17: interfaces[0].addresses: required field is missing
+              \(path):1:17: interfaces[0].ifindex: required field is missing
+              \(path):1:17: interfaces[0].running: required field is missing
+              \(path):1:17: interfaces[0].up: required field is missing
+            """)
     }
 
     @Test func staticHostReturnsItsInventory() throws {

@@ -1,25 +1,9 @@
+import FabricFixtures
 import FabricPolicy
 import Testing
 
 @Suite("Policy loading and validation")
 struct PolicyLoaderTests {
-    static let valid = """
-        version: 1
-        fabrics:
-          - name: san-a
-            interfaces: [ens1f0]
-            prefixes: [10.1.0.0/24, "fd00:a::/64"]
-          - name: san-b
-            interfaces: [ens1f1]
-            prefixes: [10.2.0.0/24, "fd00:b::/64"]
-            egress: { action: redirect }
-        egress:  { mode: enforce, action: drop, unowned: pass }
-        ingress: { mode: enforce, checks: [source, destination] }
-        exempt:  [0.0.0.0/32, "::/128", "fe80::/10"]
-        management: [eth0]
-
-        """
-
     /// Every diagnostic of a policy that must fail, as printed.
     func problems(_ yaml: String) -> [String] {
         do {
@@ -32,7 +16,7 @@ struct PolicyLoaderTests {
     }
 
     @Test func theSpecExampleLoads() throws {
-        let policy = try PolicyLoader.parse(yaml: Self.valid, file: "p.yaml")
+        let policy = try PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML, file: "p.yaml")
         #expect(policy.version == 1)
         #expect(policy.fabrics.map(\.name) == ["san-a", "san-b"])
         #expect(policy.fabrics[0].prefixes.map(\.description) == ["10.1.0.0/24", "fd00:a::/64"])

@@ -115,7 +115,7 @@ enum DryRunText {
             "verdicts: " + ["pass", "drop", "redirect"].map { "\($0) \(report.verdicts[$0] ?? 0)" }.joined(separator: ", "),
             "",
         ]
-        lines += Table.render(
+        lines += TextColumns.render(
             header: ["interface", "direction", "reason", "action", "packets", "bytes"],
             rows: report.counters.map {
                 [$0.interface, $0.direction.rawValue, $0.reason.name, $0.action.name, String($0.packets), String($0.bytes)]
@@ -123,7 +123,7 @@ enum DryRunText {
         if !report.topFlows.isEmpty {
             lines.append("")
             lines.append("top offending flows")
-            lines += Table.render(
+            lines += TextColumns.render(
                 header: ["source", "destination", "interface", "direction", "reason", "action", "packets", "first", "last"],
                 rows: report.topFlows.map {
                     [$0.source ?? "-", $0.destination ?? "-", $0.interface, $0.direction.rawValue, $0.reason.name, $0.action.name,
@@ -138,18 +138,5 @@ enum DryRunText {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
-    }
-}
-
-/// Left-aligned text columns, right-aligned from `numericFrom` on.
-enum Table {
-    static func render(header: [String], rows: [[String]], numericFrom: Int) -> [String] {
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        return ([header] + rows).map { row in
-            row.indices.map { column in
-                let pad = String(repeating: " ", count: widths[column] - row[column].count)
-                return column >= numericFrom ? pad + row[column] : row[column] + pad
-            }.joined(separator: "  ")
-        }
     }
 }

@@ -24,7 +24,7 @@ struct Inventory: ParsableCommand {
             throw CommandFailure(status: .runtimeFailure, message: "\(error)")
         }
         if output.json {
-            try JSONOutput.print(inventory)
+            print(String(decoding: try inventory.json(), as: UTF8.self))
             return
         }
         for link in inventory.interfaces {

@@ -37,7 +37,7 @@ struct Stats: ParsableCommand {
         let rows = report.counters.map {
             [$0.interface, $0.direction.rawValue, $0.reason.name, $0.action.name, String($0.packets), String($0.bytes)]
         }
-        print(Table.render(header: ["interface", "direction", "reason", "action", "packets", "bytes"], rows: rows, numericFrom: 4)
+        print(TextColumns.render(header: ["interface", "direction", "reason", "action", "packets", "bytes"], rows: rows, numericFrom: 4)
             .joined(separator: "\n"))
     }
 }

@@ -1,3 +1,4 @@
+import FabricCompiler
 import FabricPolicy
 import Testing
 

@@ -1,3 +1,5 @@
+import FabricPolicy
+
 /// One node of a `PrefixTrie`. It lives at file scope rather than inside the trie so that it is
 /// generic over the key only: nested, it would also be generic over `Value` and be specialized
 /// once per value type for no benefit.

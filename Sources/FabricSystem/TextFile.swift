@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads the small text files people hand to the CLI (policies, host inventories).
+public enum TextFile {
+    /// Far beyond any real policy or host file; stops `--policy /dev/zero` from reading forever.
+    public static let maximumSize = 64 << 20
+
+    /// The whole file as text (invalid UTF-8 becomes U+FFFD, which the parsers then reject
+    /// with a position). `verb` names the attempt in the error, e.g. "read host file".
+    public static func read(
+        _ path: String, verb: String = "read", maximumSize: Int = TextFile.maximumSize
+    ) throws(SystemError) -> String {
+        let descriptor = try SystemError.retrying(verb, path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = try SystemError.retrying(verb, path) {
+                Int32(chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) })
+            }
+            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes += chunk[..<Int(count)]
+            guard bytes.count <= maximumSize else {
+                throw SystemError(
+                    verb: verb, object: path, errno: 0,
+                    detail: "larger than \(maximumSize >> 20) MiB, not a file fabricguard reads")
+            }
+        }
+    }
+}
