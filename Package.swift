@@ -50,13 +50,17 @@ let package = Package(
             name: "FabricAgent",
             dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "FabricSystem", "CFabricABI", "CBPFShim", "CLibBPF"]
         ),
+        // rtnetlink through libmnl (Debian: libmnl-dev): links and addresses as dumps and events.
+        .target(name: "CNetlink", linkerSettings: [.linkedLibrary("mnl")]),
+        // This host over rtnetlink: snapshots (LiveHost) and change notifications (NetlinkMonitor).
+        .target(name: "FabricNetlink", dependencies: ["CNetlink", "FabricHost", "FabricPolicy", "FabricSystem"]),
         // libsystemd's sd_notify, for Type=notify units (Debian: libsystemd-dev).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // `fabricguard run`: one reconcile loop that keeps the kernel equal to (policy, live host).
         .target(
             name: "FabricDaemon",
             dependencies: [
-                "FabricAgent", "FabricPolicy", "FabricHost", "FabricCompiler", "FabricSystem", "CSystemd",
+                "FabricAgent", "FabricPolicy", "FabricHost", "FabricNetlink", "FabricCompiler", "FabricSystem", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -70,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon",
+                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -83,7 +87,7 @@ let package = Package(
         // The differential tier's kernel side, run inside a throwaway network namespace.
         .executableTarget(
             name: "fabricguard-selftest",
-            dependencies: ["FabricBPF", "FabricFixtures", "FabricReference", "FabricCompiler", "FabricHost", "CFabricABI"]
+            dependencies: ["FabricBPF", "FabricFixtures", "FabricReference", "FabricCompiler", "FabricHost", "FabricNetlink", "CFabricABI"]
         ),
 
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy", "FabricFixtures"]),
@@ -91,6 +95,7 @@ let package = Package(
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
+        .testTarget(name: "FabricNetlinkTests", dependencies: ["FabricNetlink", "FabricHost", "FabricPolicy"]),
         .testTarget(name: "FabricDaemonTests", dependencies: ["FabricDaemon", "FabricAgent", "FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),

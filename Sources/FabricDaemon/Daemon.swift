@@ -1,5 +1,6 @@
 import FabricAgent
 import FabricHost
+import FabricNetlink
 import FabricPolicy
 import FabricSystem
 import Logging
@@ -79,13 +80,15 @@ public final class Daemon: Sendable {
         let agent = makeAgent()
         let reconciler = Reconciler(
             configuration: configuration, agent: agent, policy: policy, logger: logger, clock: timestamp)
-        let signals: AsyncStream<HostSignal>
+        let signals: AsyncStream<HostChange>
+        var warnings: [String] = []
         do {
             // Subscribe first, then take the snapshot: nothing in between is missed.
             signals = try host.start()
             let report = try reconciler.reconcile(host: host.inventory(), first: true)
             logger.info("enforcing", metadata: Self.metadata(report, cause: "start"))
-            for warning in report.warnings { logger.warning("\(warning)") }
+            warnings = report.warnings.map(\.description)
+            for warning in warnings { logger.warning("\(warning)") }
         } catch let error as AgentError {
             host.stop()
             if case .policy(let policyError) = error { throw .policy(policyError) }
@@ -97,7 +100,8 @@ public final class Daemon: Sendable {
         notifier.ready(status: reconciler.statusLine)
 
         let loop = ReconcileLoop(
-            reconciler: reconciler, host: host, signals: signals, hangups: hangups, logger: logger, notifier: notifier)
+            reconciler: reconciler, host: host, signals: signals, hangups: hangups, logger: logger, notifier: notifier,
+            warnings: warnings)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
@@ -133,20 +137,23 @@ public final class Daemon: Sendable {
 final class ReconcileLoop: Service, @unchecked Sendable {
     private let reconciler: Reconciler
     private let host: any HostWatch
-    private let signals: AsyncStream<HostSignal>
+    private let signals: AsyncStream<HostChange>
     private let hangups: UnixSignalsSequence
     private let logger: Logger
     private let notifier: Notifier
     private let triggers = Triggers()
     private let clock = ContinuousClock()
+    /// The policy warnings last logged: a swap repeats them only when they change.
+    private var warnings: [String] = []
     /// Wait before retrying a failed step; doubles up to the resync interval.
     private var backoff = ReconcileLoop.firstBackoff
     static let firstBackoff = Duration.milliseconds(100)
 
     init(
-        reconciler: Reconciler, host: any HostWatch, signals: AsyncStream<HostSignal>, hangups: UnixSignalsSequence,
-        logger: Logger, notifier: Notifier
+        reconciler: Reconciler, host: any HostWatch, signals: AsyncStream<HostChange>, hangups: UnixSignalsSequence,
+        logger: Logger, notifier: Notifier, warnings: [String]
     ) {
+        self.warnings = warnings
         self.reconciler = reconciler
         self.host = host
         self.signals = signals
@@ -207,7 +214,9 @@ final class ReconcileLoop: Service, @unchecked Sendable {
                     metadata["latency_ms"] = "\(Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1e3)"
                 }
                 logger.info("enforcing", metadata: metadata)
-                for warning in report.warnings { logger.warning("\(warning)") }
+                let current = report.warnings.map(\.description)
+                for warning in current where !warnings.contains(warning) { logger.warning("\(warning)") }
+                warnings = current
             }
         } catch {
             let wait = backoff

@@ -1,4 +1,5 @@
 import FabricHost
+import FabricNetlink
 
 /// What the daemon needs of the host: a snapshot, and a stream of hints that
 /// the snapshot changed. A hint only says "look again": the loop always
@@ -7,25 +8,27 @@ import FabricHost
 public protocol HostWatch: Sendable {
     /// Subscribes to changes. Called before the first `inventory()`, so that no
     /// change between the snapshot and the subscription goes unseen.
-    func start() throws -> AsyncStream<HostSignal>
+    func start() throws -> AsyncStream<HostChange>
     func inventory() throws -> HostInventory
     /// Ends the stream `start` returned.
     func stop()
 }
 
-public struct HostSignal: Sendable, Equatable {
-    public enum Kind: String, Sendable {
-        case link, address
-        /// The kernel dropped notifications (ENOBUFS): only a full resync is safe.
-        case overflow
+/// The host of this network namespace over rtnetlink: the link and address
+/// groups for hints, a dump for every snapshot.
+public final class NetlinkHostWatch: HostWatch, @unchecked Sendable {
+    // Set once by `start` (before any other thread sees it), then only read.
+    private var monitor: NetlinkMonitor?
+
+    public init() {}
+
+    public func start() throws -> AsyncStream<HostChange> {
+        let monitor = try NetlinkMonitor()
+        self.monitor = monitor
+        return monitor.changes()
     }
 
-    public var kind: Kind
-    /// When the notification was read: the start of the event -> enforced latency.
-    public var received: ContinuousClock.Instant
+    public func inventory() throws -> HostInventory { try LiveHost().inventory() }
 
-    public init(kind: Kind, received: ContinuousClock.Instant) {
-        self.kind = kind
-        self.received = received
-    }
+    public func stop() { monitor?.stop() }
 }

@@ -1,3 +1,4 @@
+import FabricNetlink
 import Synchronization
 
 /// Why the loop should look again, accumulated until it does. Every producer
@@ -7,7 +8,7 @@ import Synchronization
 /// reconcile costs exactly one more.
 struct Pending: Sendable, Equatable {
     var hostSignals = 0
-    var kinds: Set<HostSignal.Kind> = []
+    var kinds: Set<HostChange.Kind> = []
     /// The oldest signal not yet enforced: event -> enforced latency is measured from it.
     var oldest: ContinuousClock.Instant?
     var reload = false
@@ -32,7 +33,7 @@ final class Triggers: Sendable {
         continuation.yield()
     }
 
-    func host(_ signal: HostSignal) {
+    func host(_ signal: HostChange) {
         post {
             $0.hostSignals += 1
             $0.kinds.insert(signal.kind)

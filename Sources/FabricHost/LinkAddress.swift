@@ -1,9 +1,9 @@
 /// Link-layer addresses as the inventory writes them: lowercase hex byte pairs joined by colons.
-enum LinkAddress {
+public enum LinkAddress {
     /// Linux's MAX_ADDR_LEN.
     static let maximumLength = 32
 
-    static func format<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+    public static func format<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         let digits = Array("0123456789abcdef")
         return bytes.map { String([digits[Int($0 >> 4)], digits[Int($0 & 0xf)]]) }.joined(separator: ":")
     }

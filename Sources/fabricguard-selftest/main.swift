@@ -17,6 +17,7 @@ import FabricBPF
 import FabricCompiler
 import FabricFixtures
 import FabricHost
+import FabricNetlink
 import FabricPolicy
 import FabricReference
 import Foundation

@@ -3,6 +3,7 @@ import CFabricABI
 import FabricAgent
 import FabricCompiler
 import FabricHost
+import FabricNetlink
 import FabricPolicy
 import FabricSystem
 import Foundation

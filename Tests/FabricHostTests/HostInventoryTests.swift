@@ -250,26 +250,6 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
 }
 
 @Suite struct Sources {
-    @Test func liveHostHasLoopback() throws {
-        let inventory = try LiveHost().inventory()
-        let lo = try #require(inventory.interface(named: "lo"))
-        #expect(lo.index == 1)
-        #expect(inventory.interface(index: 1)?.name == "lo")
-        #expect(lo.up)
-        #expect(lo.usable)
-        #expect(lo.mac == "00:00:00:00:00:00")
-        #expect(lo.addresses.contains(address("127.0.0.1", 8)))
-        if (try? String(contentsOfFile: "/proc/sys/net/ipv6/conf/lo/disable_ipv6", encoding: .utf8))?
-            .hasPrefix("0") == true {
-            #expect(lo.addresses.contains(address("::1", 128)))
-        }
-        #expect(inventory.interfaces.map(\.index) == inventory.interfaces.map(\.index).sorted())
-        #expect(Set(inventory.interfaces.map(\.index)).count == inventory.interfaces.count)
-        #expect(inventory.hostname?.isEmpty == false)
-        // What this host reports must be readable as a --host file on another.
-        #expect(try HostInventory(json: Data(encode(inventory).utf8)) == inventory)
-    }
-
     @Test func missingFileNamesPathAndErrno() throws {
         let path = "/tmp/fabricguard-no-such-host-\(getpid()).json"
         let error = try #require(throws: HostInventoryError.self) {

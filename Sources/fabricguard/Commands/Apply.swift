@@ -1,6 +1,7 @@
 import ArgumentParser
 import FabricAgent
 import FabricHost
+import FabricNetlink
 import FabricPolicy
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FabricHost
+import FabricNetlink
 
 struct Inventory: ParsableCommand {
     static let configuration = CommandConfiguration(

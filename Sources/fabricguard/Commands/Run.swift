@@ -73,7 +73,7 @@ struct Run: ParsableCommand {
             ingressHook: ingressHook)
         let pinDir = pins.pinDir
         let daemon = Daemon(
-            configuration: configuration, host: SnapshotHostWatch(), logger: Logger(label: "fabricguard"),
+            configuration: configuration, host: NetlinkHostWatch(), logger: Logger(label: "fabricguard"),
             makeAgent: { Agent(datapath: LinuxDatapath(pinDirectory: pinDir)) },
             timestamp: { ISO8601DateFormatter().string(from: Date()) })
         do {
@@ -90,11 +90,3 @@ struct Run: ParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-/// The host through getifaddrs snapshots, without change signals: the loop
-/// then follows the host at every resync only.
-struct SnapshotHostWatch: HostWatch {
-    func start() throws -> AsyncStream<HostSignal> { AsyncStream { _ in } }
-    func inventory() throws -> HostInventory { try LiveHost().inventory() }
-    func stop() {}
-}

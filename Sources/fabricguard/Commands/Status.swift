@@ -1,6 +1,7 @@
 import ArgumentParser
 import FabricAgent
 import FabricHost
+import FabricNetlink
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(

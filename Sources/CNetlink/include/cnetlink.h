@@ -1,0 +1,70 @@
+// rtnetlink through libmnl (Debian: libmnl-dev), reduced to what fabricguard
+// reads: links and their IP addresses, as a dump and as events. libmnl leaves
+// message walking to C callbacks and attribute tables to macros that Swift
+// cannot use; these functions do that walking and hand Swift plain structs.
+// Return conventions: 0 or a count on success, -errno on failure.
+#ifndef CNETLINK_H
+#define CNETLINK_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mnl_socket;
+
+struct fg_nl_link {
+	uint32_t ifindex;
+	uint32_t flags;            /* IFF_* (ifi_flags) */
+	uint8_t operstate;         /* IF_OPER_*, 0 when the kernel did not say */
+	uint8_t address_length;    /* 0 when the link has no hardware address */
+	uint8_t removed;           /* RTM_DELLINK */
+	uint8_t pad;
+	uint8_t address[32];
+	char name[16];             /* IFNAMSIZ, NUL-terminated */
+};
+
+struct fg_nl_address {
+	uint32_t ifindex;
+	uint32_t flags;            /* IFA_F_*, from IFA_FLAGS when present */
+	uint8_t family;            /* AF_INET or AF_INET6 */
+	uint8_t prefix_length;
+	uint8_t removed;           /* RTM_DELADDR */
+	uint8_t pad;
+	uint8_t address[16];       /* IPv4 in the first 4 bytes */
+};
+
+/* Called once per message; `context` is the caller's. */
+typedef void (*fg_nl_link_sink)(void *context, const struct fg_nl_link *link);
+typedef void (*fg_nl_address_sink)(void *context, const struct fg_nl_address *address);
+
+/* The link and IPv4/IPv6 address multicast groups, for fg_nl_open. */
+uint32_t fg_nl_link_and_address_groups(void);
+
+/* An rtnetlink socket bound to `groups` (0 for dumps only), close-on-exec;
+ * non-blocking when `nonblocking`. NULL with errno set on failure. */
+struct mnl_socket *fg_nl_open(uint32_t groups, int nonblocking);
+void fg_nl_close(struct mnl_socket *socket);
+int fg_nl_fd(const struct mnl_socket *socket);
+
+/* SO_RCVBUFFORCE (CAP_NET_ADMIN), else SO_RCVBUF: a burst of events must not
+ * overflow the socket while the daemon is busy. */
+int fg_nl_set_receive_buffer(struct mnl_socket *socket, int bytes);
+
+/* Dumps every link, then every address, in this network namespace.
+ * -EAGAIN when the kernel flagged the dump inconsistent (NLM_F_DUMP_INTR,
+ * a change raced it): the caller dumps again. */
+int fg_nl_dump(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_sink addresses, void *context);
+
+/* Reads every event queued on a non-blocking group socket and hands each to
+ * its sink. Returns the number of messages (0: nothing queued), -ENOBUFS
+ * when the kernel dropped events because the socket overflowed (the caller
+ * must resync from a dump), or another -errno. */
+int fg_nl_read_events(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_sink addresses, void *context);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,238 @@
+#include "cnetlink.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct sinks {
+	fg_nl_link_sink links;
+	fg_nl_address_sink addresses;
+	void *context;
+};
+
+static int link_attribute(const struct nlattr *attribute, void *data)
+{
+	const struct nlattr **table = data;
+	int type = mnl_attr_get_type(attribute);
+
+	if (mnl_attr_type_valid(attribute, IFLA_MAX) < 0)
+		return MNL_CB_OK;
+	table[type] = attribute;
+	return MNL_CB_OK;
+}
+
+static int address_attribute(const struct nlattr *attribute, void *data)
+{
+	const struct nlattr **table = data;
+	int type = mnl_attr_get_type(attribute);
+
+	if (mnl_attr_type_valid(attribute, IFA_MAX) < 0)
+		return MNL_CB_OK;
+	table[type] = attribute;
+	return MNL_CB_OK;
+}
+
+static void on_link(const struct nlmsghdr *message, const struct sinks *sinks)
+{
+	const struct ifinfomsg *info = mnl_nlmsg_get_payload(message);
+	const struct nlattr *table[IFLA_MAX + 1] = { 0 };
+	struct fg_nl_link link = { 0 };
+
+	if (mnl_attr_parse(message, sizeof(*info), link_attribute, table) != MNL_CB_OK)
+		return;
+	link.ifindex = (uint32_t)info->ifi_index;
+	link.flags = info->ifi_flags;
+	link.removed = message->nlmsg_type == RTM_DELLINK;
+	if (table[IFLA_IFNAME])
+		strncpy(link.name, mnl_attr_get_str(table[IFLA_IFNAME]), sizeof(link.name) - 1);
+	if (table[IFLA_OPERSTATE])
+		link.operstate = mnl_attr_get_u8(table[IFLA_OPERSTATE]);
+	if (table[IFLA_ADDRESS]) {
+		uint16_t length = mnl_attr_get_payload_len(table[IFLA_ADDRESS]);
+
+		if (length > sizeof(link.address))
+			length = sizeof(link.address);
+		memcpy(link.address, mnl_attr_get_payload(table[IFLA_ADDRESS]), length);
+		link.address_length = (uint8_t)length;
+	}
+	sinks->links(sinks->context, &link);
+}
+
+static void on_address(const struct nlmsghdr *message, const struct sinks *sinks)
+{
+	const struct ifaddrmsg *info = mnl_nlmsg_get_payload(message);
+	const struct nlattr *table[IFA_MAX + 1] = { 0 };
+	struct fg_nl_address address = { 0 };
+	const struct nlattr *value;
+	uint16_t length;
+
+	if (info->ifa_family != AF_INET && info->ifa_family != AF_INET6)
+		return;
+	if (mnl_attr_parse(message, sizeof(*info), address_attribute, table) != MNL_CB_OK)
+		return;
+	/* IFA_LOCAL is the host's own address on point-to-point links, where
+	 * IFA_ADDRESS is the peer's; elsewhere they are equal or IFA_LOCAL is absent. */
+	value = info->ifa_family == AF_INET && table[IFA_LOCAL] ? table[IFA_LOCAL] : table[IFA_ADDRESS];
+	if (!value)
+		return;
+	length = mnl_attr_get_payload_len(value);
+	if (length != (info->ifa_family == AF_INET ? 4 : 16))
+		return;
+	address.ifindex = info->ifa_index;
+	address.family = info->ifa_family;
+	address.prefix_length = info->ifa_prefixlen;
+	address.flags = table[IFA_FLAGS] ? mnl_attr_get_u32(table[IFA_FLAGS]) : info->ifa_flags;
+	address.removed = message->nlmsg_type == RTM_DELADDR;
+	memcpy(address.address, mnl_attr_get_payload(value), length);
+	sinks->addresses(sinks->context, &address);
+}
+
+static int on_message(const struct nlmsghdr *message, void *data)
+{
+	const struct sinks *sinks = data;
+
+	switch (message->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		on_link(message, sinks);
+		break;
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		on_address(message, sinks);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+uint32_t fg_nl_link_and_address_groups(void)
+{
+	return RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+}
+
+struct mnl_socket *fg_nl_open(uint32_t groups, int nonblocking)
+{
+	struct mnl_socket *socket = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
+
+	if (!socket)
+		return NULL;
+	if (mnl_socket_bind(socket, groups, MNL_SOCKET_AUTOPID) < 0) {
+		int saved = errno;
+
+		mnl_socket_close(socket);
+		errno = saved;
+		return NULL;
+	}
+	return socket;
+}
+
+void fg_nl_close(struct mnl_socket *socket)
+{
+	mnl_socket_close(socket);
+}
+
+int fg_nl_fd(const struct mnl_socket *socket)
+{
+	return mnl_socket_get_fd(socket);
+}
+
+int fg_nl_set_receive_buffer(struct mnl_socket *socket, int bytes)
+{
+	int fd = mnl_socket_get_fd(socket);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) == 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) == 0)
+		return 0;
+	return -errno;
+}
+
+/* One dump request (RTM_GETLINK or RTM_GETADDR) and its replies. */
+static int dump_one(struct mnl_socket *socket, uint16_t type, struct sinks *sinks)
+{
+	/* A dump part can be as large as the kernel's skb (32 KiB and more). */
+	static __thread char buffer[65536];
+	struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+	struct rtgenmsg *generic;
+	unsigned int sequence = (unsigned int)time(NULL) ^ type;
+	unsigned int port = mnl_socket_get_portid(socket);
+	int interrupted = 0;
+	ssize_t length;
+	int result;
+
+	request->nlmsg_type = type;
+	request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	request->nlmsg_seq = sequence;
+	generic = mnl_nlmsg_put_extra_header(request, sizeof(*generic));
+	generic->rtgen_family = AF_UNSPEC;
+	if (mnl_socket_sendto(socket, request, request->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		length = mnl_socket_recvfrom(socket, buffer, sizeof(buffer));
+		if (length < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* NLM_F_DUMP_INTR sits on the messages of a dump a change raced. */
+		for (const struct nlmsghdr *message = (const struct nlmsghdr *)buffer;
+		     mnl_nlmsg_ok(message, (int)length);
+		     message = mnl_nlmsg_next(message, (int *)&length)) {
+			if (message->nlmsg_flags & NLM_F_DUMP_INTR)
+				interrupted = 1;
+			if (message->nlmsg_type == NLMSG_DONE)
+				return interrupted ? -EAGAIN : 0;
+			if (message->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *error = mnl_nlmsg_get_payload(message);
+
+				return error->error ? error->error : (interrupted ? -EAGAIN : 0);
+			}
+			if (message->nlmsg_seq != sequence || message->nlmsg_pid != port)
+				continue;
+			result = on_message(message, sinks);
+			if (result < 0)
+				return -EINVAL;
+		}
+	}
+}
+
+int fg_nl_dump(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_sink addresses, void *context)
+{
+	struct sinks sinks = { links, addresses, context };
+	int result = dump_one(socket, RTM_GETLINK, &sinks);
+
+	if (result < 0)
+		return result;
+	return dump_one(socket, RTM_GETADDR, &sinks);
+}
+
+int fg_nl_read_events(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_sink addresses, void *context)
+{
+	static __thread char buffer[65536];
+	struct sinks sinks = { links, addresses, context };
+	int count = 0;
+	ssize_t length;
+
+	for (;;) {
+		length = mnl_socket_recvfrom(socket, buffer, sizeof(buffer));
+		if (length < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return count;
+			return -errno;
+		}
+		for (const struct nlmsghdr *message = (const struct nlmsghdr *)buffer;
+		     mnl_nlmsg_ok(message, (int)length);
+		     message = mnl_nlmsg_next(message, (int *)&length)) {
+			on_message(message, &sinks);
+			count++;
+		}
+	}
+}
