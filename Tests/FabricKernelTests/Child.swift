@@ -23,7 +23,8 @@ final class Child {
     private var reader: Int32 = -1
     private var exitStatus: Int32?
 
-    init(_ arguments: [String], output: Output = .capture) throws {
+    /// `environment` is added to (or overrides) this process's environment.
+    init(_ arguments: [String], output: Output = .capture, environment: [String: String] = [:]) throws {
         // pipe2(O_CLOEXEC) is not imported: the lock keeps every spawn of ours
         // out of the window between pipe() and FD_CLOEXEC.
         Child.spawning.lock()
@@ -60,8 +61,12 @@ final class Child {
 
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var variables = ProcessInfo.processInfo.environment
+        variables.merge(environment) { $1 }
+        let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var child: pid_t = 0
-        let started = posix_spawnp(&child, arguments[0], &actions, &attributes, argv, environ)
+        let started = posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
         if pipeEnds[1] >= 0 { close(pipeEnds[1]) }
         guard started == 0 else {
             if pipeEnds[0] >= 0 { close(pipeEnds[0]) }

@@ -106,7 +106,7 @@ final class Lab {
     }
 
     func agentCommand(_ arguments: [String]) -> [String] {
-        let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "")
+        let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "") && !arguments.contains("--pin-dir")
         return ["nsenter", "--net=/run/netns/\(namespace(.host))", Command.built("fabricguard")] + arguments + (pinned ? ["--pin-dir", pinDir] : [])
     }
 
