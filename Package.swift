@@ -48,7 +48,7 @@ let package = Package(
         // apply / status / stats / unload, over the Datapath seam (LinuxDatapath is the real one).
         .target(
             name: "FabricAgent",
-            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "FabricSystem", "CFabricABI", "CBPFShim", "CLibBPF"]
+            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "FabricNetlink", "FabricSystem", "CFabricABI", "CBPFShim", "CLibBPF"]
         ),
         // rtnetlink through libmnl (Debian: libmnl-dev): links and addresses as dumps and events.
         .target(name: "CNetlink", linkerSettings: [.linkedLibrary("mnl")]),

@@ -96,9 +96,9 @@ static void fg_tc_hook_init(struct bpf_tc_hook *hook, int ifindex, int egress)
 	hook->attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 }
 
-int fg_tc_attach(int ifindex, int egress, int prog_fd)
+int fg_tc_attach(int ifindex, int egress, int prog_fd, uint32_t handle, uint32_t priority, int *created_clsact)
 {
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FG_TC_HANDLE, .priority = FG_TC_PRIORITY, .prog_fd = prog_fd,
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = priority, .prog_fd = prog_fd,
 		    .flags = BPF_TC_F_REPLACE);
 	struct bpf_tc_hook hook;
 	int err;
@@ -107,21 +107,22 @@ int fg_tc_attach(int ifindex, int egress, int prog_fd)
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
+	*created_clsact = err == 0;
 	return bpf_tc_attach(&hook, &opts);
 }
 
-int fg_tc_detach(int ifindex, int egress)
+int fg_tc_detach(int ifindex, int egress, uint32_t handle, uint32_t priority)
 {
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FG_TC_HANDLE, .priority = FG_TC_PRIORITY);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = priority);
 	struct bpf_tc_hook hook;
 
 	fg_tc_hook_init(&hook, ifindex, egress);
 	return bpf_tc_detach(&hook, &opts);
 }
 
-int fg_tc_query(int ifindex, int egress, uint32_t *prog_id)
+int fg_tc_query(int ifindex, int egress, uint32_t handle, uint32_t priority, uint32_t *prog_id)
 {
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FG_TC_HANDLE, .priority = FG_TC_PRIORITY);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = priority);
 	struct bpf_tc_hook hook;
 	int err;
 
@@ -131,6 +132,13 @@ int fg_tc_query(int ifindex, int egress, uint32_t *prog_id)
 		return err;
 	*prog_id = opts.prog_id;
 	return 0;
+}
+
+int fg_tc_destroy_clsact(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	return bpf_tc_hook_destroy(&hook);
 }
 
 int fg_xdp_link_create(int prog_fd, int ifindex, uint32_t flags)

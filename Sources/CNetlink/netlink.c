@@ -5,6 +5,7 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@ struct sinks {
 	fg_nl_link_sink links;
 	fg_nl_address_sink addresses;
 	void *context;
+	int filters;               /* RTM_NEWTFILTER messages seen */
 };
 
 static int link_attribute(const struct nlattr *attribute, void *data)
@@ -96,16 +98,21 @@ static void on_address(const struct nlmsghdr *message, const struct sinks *sinks
 
 static int on_message(const struct nlmsghdr *message, void *data)
 {
-	const struct sinks *sinks = data;
+	struct sinks *sinks = data;
 
 	switch (message->nlmsg_type) {
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
-		on_link(message, sinks);
+		if (sinks->links)
+			on_link(message, sinks);
 		break;
 	case RTM_NEWADDR:
 	case RTM_DELADDR:
-		on_address(message, sinks);
+		if (sinks->addresses)
+			on_address(message, sinks);
+		break;
+	case RTM_NEWTFILTER:
+		sinks->filters++;
 		break;
 	}
 	return MNL_CB_OK;
@@ -153,28 +160,19 @@ int fg_nl_set_receive_buffer(struct mnl_socket *socket, int bytes)
 	return -errno;
 }
 
-/* One dump request (RTM_GETLINK or RTM_GETADDR) and its replies. */
-static int dump_one(struct mnl_socket *socket, uint16_t type, struct sinks *sinks)
+/* Sends the dump request in `buffer` and hands its replies to the sinks. */
+static int dump_request(struct mnl_socket *socket, char *buffer, size_t size, struct sinks *sinks)
 {
-	/* A dump part can be as large as the kernel's skb (32 KiB and more). */
-	static __thread char buffer[65536];
-	struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
-	struct rtgenmsg *generic;
-	unsigned int sequence = (unsigned int)time(NULL) ^ type;
+	struct nlmsghdr *request = (struct nlmsghdr *)buffer;
+	unsigned int sequence = request->nlmsg_seq;
 	unsigned int port = mnl_socket_get_portid(socket);
 	int interrupted = 0;
 	ssize_t length;
-	int result;
 
-	request->nlmsg_type = type;
-	request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	request->nlmsg_seq = sequence;
-	generic = mnl_nlmsg_put_extra_header(request, sizeof(*generic));
-	generic->rtgen_family = AF_UNSPEC;
 	if (mnl_socket_sendto(socket, request, request->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		length = mnl_socket_recvfrom(socket, buffer, sizeof(buffer));
+		length = mnl_socket_recvfrom(socket, buffer, size);
 		if (length < 0) {
 			if (errno == EINTR)
 				continue;
@@ -195,16 +193,58 @@ static int dump_one(struct mnl_socket *socket, uint16_t type, struct sinks *sink
 			}
 			if (message->nlmsg_seq != sequence || message->nlmsg_pid != port)
 				continue;
-			result = on_message(message, sinks);
-			if (result < 0)
-				return -EINVAL;
+			on_message(message, sinks);
 		}
 	}
 }
 
+/* One dump of links or addresses (RTM_GETLINK, RTM_GETADDR). */
+static int dump_one(struct mnl_socket *socket, uint16_t type, struct sinks *sinks)
+{
+	/* A dump part can be as large as the kernel's skb (32 KiB and more). */
+	static __thread char buffer[65536];
+	struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+	struct rtgenmsg *generic;
+
+	request->nlmsg_type = type;
+	request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	request->nlmsg_seq = (unsigned int)time(NULL) ^ type;
+	generic = mnl_nlmsg_put_extra_header(request, sizeof(*generic));
+	generic->rtgen_family = AF_UNSPEC;
+	return dump_request(socket, buffer, sizeof(buffer), sinks);
+}
+
+int fg_nl_clsact_filters(struct mnl_socket *socket, int ifindex)
+{
+	static __thread char buffer[65536];
+	const uint32_t parents[] = { TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS) };
+	struct sinks sinks = { 0 };
+
+	for (unsigned int i = 0; i < sizeof(parents) / sizeof(parents[0]); i++) {
+		struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+		struct tcmsg *tc;
+		int result;
+
+		request->nlmsg_type = RTM_GETTFILTER;
+		request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		request->nlmsg_seq = (unsigned int)time(NULL) ^ parents[i];
+		tc = mnl_nlmsg_put_extra_header(request, sizeof(*tc));
+		tc->tcm_family = AF_UNSPEC;
+		tc->tcm_ifindex = ifindex;
+		tc->tcm_parent = parents[i];
+		result = dump_request(socket, buffer, sizeof(buffer), &sinks);
+		/* No clsact qdisc, or no such device: nothing hangs there. */
+		if (result == -EINVAL || result == -ENOENT || result == -ENODEV)
+			continue;
+		if (result < 0)
+			return result;
+	}
+	return sinks.filters;
+}
+
 int fg_nl_dump(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_sink addresses, void *context)
 {
-	struct sinks sinks = { links, addresses, context };
+	struct sinks sinks = { links, addresses, context, 0 };
 	int result = dump_one(socket, RTM_GETLINK, &sinks);
 
 	if (result < 0)
@@ -215,7 +255,7 @@ int fg_nl_dump(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_s
 int fg_nl_read_events(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_sink addresses, void *context)
 {
 	static __thread char buffer[65536];
-	struct sinks sinks = { links, addresses, context };
+	struct sinks sinks = { links, addresses, context, 0 };
 	int count = 0;
 	ssize_t length;
 

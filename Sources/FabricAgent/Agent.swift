@@ -222,10 +222,15 @@ public final class Agent {
                 redirect: egress.mode == .enforce && egress.action == .redirect)
         }
 
+        /// Whether earlier applies created this ifindex's clsact qdisc.
+        func createdClsact(_ ifindex: UInt32) -> Bool {
+            previous?.interfaces.first { $0.ifindex == ifindex }?.createdClsact ?? false
+        }
+
         if options.onlyIfChanged, let previous, let state, !needsPrograms, previous.digest == digestText,
            previous.policy == options.policyPath, previous.counterSlots == slots, previous.fabrics == fabrics,
            previous.interfaces == plan.interfaces.map({ entry in
-               AgentRecord.Interface(entry, hooks: kept[entry.ifindex] ?? [])
+               AgentRecord.Interface(entry, hooks: kept[entry.ifindex] ?? [], createdClsact: createdClsact(entry.ifindex))
            })
         {
             timings.total = elapsed()
@@ -263,23 +268,25 @@ public final class Agent {
             timings.maps = elapsed()
 
             for entry in plan.interfaces {
+                var created = createdClsact(entry.ifindex)
                 if let hooks = kept[entry.ifindex] {
-                    applied.append(AgentRecord.Interface(entry, hooks: hooks))
+                    applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created))
                     continue
                 }
                 var hooks: [Hook] = []
                 if entry.egress.mode != .off {
-                    try datapath.attach(.tcEgress, ifindex: entry.ifindex)
+                    created = try datapath.attach(.tcEgress, ifindex: entry.ifindex) || created
                     attachedNow.append((.tcEgress, entry.ifindex))
                     hooks.append(.tcEgress)
                 }
                 if entry.ingress.mode != .off {
                     let earlier = previous?.interfaces.first { $0.ifindex == entry.ifindex }?.hooks.first { $0.direction == .ingress }
-                    let hook = try attachIngress(ifindex: entry.ifindex, preference: options.ingressHook, earlier: earlier)
+                    let (hook, createdNow) = try attachIngress(ifindex: entry.ifindex, preference: options.ingressHook, earlier: earlier)
+                    created = created || createdNow
                     attachedNow.append((hook, entry.ifindex))
                     hooks.append(hook)
                 }
-                applied.append(AgentRecord.Interface(entry, hooks: hooks))
+                applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created))
             }
             timings.hooks = elapsed()
             try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
@@ -340,7 +347,8 @@ public final class Agent {
     }
 
     /// XDP in driver mode, else generic, else tc ingress (or tc only, on request).
-    func attachIngress(ifindex: UInt32, preference: IngressHookPreference, earlier: Hook?) throws -> Hook {
+    /// The hook it attached, and whether that created the clsact qdisc.
+    func attachIngress(ifindex: UInt32, preference: IngressHookPreference, earlier: Hook?) throws -> (Hook, Bool) {
         var candidates: [Hook] = preference == .tc ? [.tcIngress] : [.xdp, .xdpGeneric, .tcIngress]
         // An XDP link keeps the mode it was made in: try that mode first. (A tc
         // fallback is not preferred: each apply tries XDP again.)
@@ -351,10 +359,10 @@ public final class Agent {
         var lastError: (any Error)?
         for hook in candidates {
             do {
-                try datapath.attach(hook, ifindex: ifindex)
+                let created = try datapath.attach(hook, ifindex: ifindex)
                 // Moving from XDP to tc (or back) must not leave both attached.
                 if let earlier, earlier != hook { try? datapath.detach(earlier, ifindex: ifindex) }
-                return hook
+                return (hook, created)
             } catch {
                 lastError = error
             }
@@ -465,6 +473,11 @@ public final class Agent {
                     try datapath.detach(state.hook, ifindex: ifindex)
                     found = true
                 }
+            }
+            // A clsact qdisc our applies created goes too, unless another tool's filter uses it.
+            let live = Set(interfaces.map(\.index))
+            for interface in record?.interfaces ?? [] where interface.createdClsact == true && live.contains(interface.ifindex) {
+                _ = try datapath.removeClsactIfUnused(ifindex: interface.ifindex)
             }
             if installed { try datapath.removePins() }
             return found

@@ -42,16 +42,20 @@ public struct AgentRecord: Sendable, Equatable, Codable {
         public var hooks: [Hook]
         public var egressMode: String
         public var ingressMode: String
+        /// This pin directory's applies created the interface's clsact qdisc:
+        /// `unload` deletes it again once no filter is left on it.
+        public var createdClsact: Bool?
 
         enum CodingKeys: String, CodingKey {
             case name, ifindex, fabric, hooks
             case counterSlot = "counter_slot"
             case egressMode = "egress_mode"
             case ingressMode = "ingress_mode"
+            case createdClsact = "created_clsact"
         }
 
         /// A compiled interface with the hooks it has.
-        init(_ entry: InterfaceEntry, hooks: [Hook]) {
+        init(_ entry: InterfaceEntry, hooks: [Hook], createdClsact: Bool) {
             name = entry.name
             ifindex = entry.ifindex
             fabric = entry.fabric
@@ -59,6 +63,7 @@ public struct AgentRecord: Sendable, Equatable, Codable {
             self.hooks = hooks
             egressMode = entry.egress.mode.rawValue
             ingressMode = entry.ingress.mode.rawValue
+            self.createdClsact = createdClsact ? true : nil
         }
     }
 

@@ -108,9 +108,14 @@ public protocol Datapath: AnyObject {
     func activate(_ state: GenerationState) throws
     func writeRecord(_ record: AgentRecord) throws
 
-    /// Attaches (or atomically replaces) the prepared program on a hook.
-    func attach(_ hook: Hook, ifindex: UInt32) throws
+    /// Attaches (or atomically replaces) the prepared program on a hook; true
+    /// when this created the interface's clsact qdisc (tc hooks only).
+    @discardableResult
+    func attach(_ hook: Hook, ifindex: UInt32) throws -> Bool
     func detach(_ hook: Hook, ifindex: UInt32) throws
+    /// Deletes the interface's clsact qdisc when no filter at all (anyone's)
+    /// is left on it; true when it did.
+    func removeClsactIfUnused(ifindex: UInt32) throws -> Bool
     /// fabricguard's programs on this interface's hooks, as the kernel reports them.
     func hooks(ifindex: UInt32) throws -> [HookState]
 

@@ -3,6 +3,7 @@ import CFabricABI
 import CLibBPF
 import FabricBPF
 import FabricCompiler
+import FabricNetlink
 import FabricSystem
 import Foundation
 
@@ -12,6 +13,8 @@ import Foundation
 /// its pin directory, so instances in different network namespaces never meet.
 public final class LinuxDatapath: Datapath {
     public let pinDirectory: String
+    /// This instance's tc filter, derived from the pin directory.
+    public let tcFilter: TCFilter
     private var object: BPFObject?
     /// Loaded by `loadPrograms`, for the next `prepare`.
     private var preloaded: BPFObject?
@@ -19,6 +22,7 @@ public final class LinuxDatapath: Datapath {
 
     public init(pinDirectory: String) {
         self.pinDirectory = pinDirectory
+        tcFilter = TCFilter.forPinDirectory(pinDirectory)
     }
 
     var mapsDirectory: String { "\(pinDirectory)/maps" }
@@ -155,12 +159,12 @@ public final class LinuxDatapath: Datapath {
 
     func linkPin(_ hook: Hook, ifindex: UInt32) -> String { "\(linksDirectory)/\(hook.rawValue)-\(ifindex)" }
 
-    public func attach(_ hook: Hook, ifindex: UInt32) throws {
+    @discardableResult
+    public func attach(_ hook: Hook, ifindex: UInt32) throws -> Bool {
         switch hook {
         case .tcEgress, .tcIngress:
             let program = try program(hook == .tcEgress ? FG_PROG_TC_EGRESS : FG_PROG_TC_INGRESS)
-            let result = fg_tc_attach(Int32(ifindex), hook == .tcEgress ? 1 : 0, program.fd)
-            guard result == 0 else { throw BPFError(verb: "attach \(hook.rawValue) program to", object: "ifindex \(ifindex)", errno: -result) }
+            return try tcFilter.attach(program, ifindex: ifindex, egress: hook == .tcEgress)
         case .xdp, .xdpGeneric:
             let program = try program(FG_PROG_XDP_INGRESS)
             let path = linkPin(hook, ifindex: ifindex)
@@ -171,7 +175,7 @@ public final class LinuxDatapath: Datapath {
                     guard bpf_link_update(link.fd, program.fd, nil) == 0 else {
                         throw BPFError(verb: "update \(hook.rawValue) link on", object: "ifindex \(ifindex)", errno: errno)
                     }
-                    return
+                    return false
                 }
                 // The pin outlived its device (ifindex 0) or names another one: replace it.
                 unlink(path)
@@ -181,17 +185,14 @@ public final class LinuxDatapath: Datapath {
             guard fd >= 0 else { throw BPFError(verb: "attach \(hook.rawValue) program to", object: "ifindex \(ifindex)", errno: -fd) }
             defer { close(fd) }
             guard bpf_obj_pin(fd, path) == 0 else { throw BPFError(verb: "pin XDP link at", object: path, errno: errno) }
+            return false
         }
     }
 
     public func detach(_ hook: Hook, ifindex: UInt32) throws {
         switch hook {
         case .tcEgress, .tcIngress:
-            let result = fg_tc_detach(Int32(ifindex), hook == .tcEgress ? 1 : 0)
-            // Already gone (or the interface with it) is what detach wants.
-            guard result == 0 || result == -ENOENT || result == -ENODEV || result == -EINVAL else {
-                throw BPFError(verb: "detach \(hook.rawValue) program from", object: "ifindex \(ifindex)", errno: -result)
-            }
+            try tcFilter.detach(ifindex: ifindex, egress: hook == .tcEgress)
         case .xdp, .xdpGeneric:
             // The pin is the link's last reference: removing it detaches the program.
             if unlink(linkPin(hook, ifindex: ifindex)) != 0, errno != ENOENT {
@@ -203,8 +204,7 @@ public final class LinuxDatapath: Datapath {
     public func hooks(ifindex: UInt32) throws -> [HookState] {
         var found: [HookState] = []
         for hook in [Hook.tcEgress, .tcIngress] {
-            var programID: UInt32 = 0
-            if fg_tc_query(Int32(ifindex), hook == .tcEgress ? 1 : 0, &programID) == 0 {
+            if let programID = tcFilter.programID(ifindex: ifindex, egress: hook == .tcEgress) {
                 found.append(HookState(hook: hook, programID: programID))
             }
         }
@@ -215,6 +215,12 @@ public final class LinuxDatapath: Datapath {
             }
         }
         return found
+    }
+
+    public func removeClsactIfUnused(ifindex: UInt32) throws -> Bool {
+        guard try TrafficControl.clsactFilters(ifindex: ifindex) == 0 else { return false }
+        try TCFilter.destroyClsact(ifindex: ifindex)
+        return true
     }
 
     /// A pinned XDP link, with the ifindex and program it holds (ifindex 0 once its device is gone).

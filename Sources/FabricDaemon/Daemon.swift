@@ -68,8 +68,10 @@ public final class Daemon: Sendable {
             PinOwnership.removeDaemonPID(configuration.runtime)
             lock.release()
         }
-        // SIGHUP's default action kills: trap it before anything can send it.
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        // Trapped before anything can send them: until a dispatch source exists,
+        // a signal takes its default action and kills the daemon half-way
+        // through its first apply. What arrives early waits in the sequence.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
 
         let policy: Policy
         do {
@@ -80,11 +82,11 @@ public final class Daemon: Sendable {
         let agent = makeAgent()
         let reconciler = Reconciler(
             configuration: configuration, agent: agent, policy: policy, logger: logger, clock: timestamp)
-        let signals: AsyncStream<HostChange>
+        let changes: AsyncStream<HostChange>
         var warnings: [String] = []
         do {
             // Subscribe first, then take the snapshot: nothing in between is missed.
-            signals = try host.start()
+            changes = try host.start()
             let report = try reconciler.reconcile(host: host.inventory(), first: true)
             logger.info("enforcing", metadata: Self.metadata(report, cause: "start"))
             warnings = report.warnings.map(\.description)
@@ -100,10 +102,12 @@ public final class Daemon: Sendable {
         notifier.ready(status: reconciler.statusLine)
 
         let loop = ReconcileLoop(
-            reconciler: reconciler, host: host, signals: signals, hangups: hangups, logger: logger, notifier: notifier,
+            reconciler: reconciler, host: host, changes: changes, signals: signals, logger: logger, notifier: notifier,
             warnings: warnings)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // SIGTERM and SIGINT reach the group through the loop's own signal
+        // sequence (trapped early, above), not through the group's.
+        let group = ServiceGroup(configuration: .init(services: [.init(service: loop)], logger: logger))
+        loop.shutdown = { await group.triggerGracefulShutdown() }
         do {
             try await group.run()
         } catch {
@@ -137,8 +141,10 @@ public final class Daemon: Sendable {
 final class ReconcileLoop: Service, @unchecked Sendable {
     private let reconciler: Reconciler
     private let host: any HostWatch
-    private let signals: AsyncStream<HostChange>
-    private let hangups: UnixSignalsSequence
+    private let changes: AsyncStream<HostChange>
+    private let signals: UnixSignalsSequence
+    /// Asks the group for a graceful shutdown (set once, before `run`).
+    var shutdown: @Sendable () async -> Void = {}
     private let logger: Logger
     private let notifier: Notifier
     private let triggers = Triggers()
@@ -150,14 +156,14 @@ final class ReconcileLoop: Service, @unchecked Sendable {
     static let firstBackoff = Duration.milliseconds(100)
 
     init(
-        reconciler: Reconciler, host: any HostWatch, signals: AsyncStream<HostChange>, hangups: UnixSignalsSequence,
+        reconciler: Reconciler, host: any HostWatch, changes: AsyncStream<HostChange>, signals: UnixSignalsSequence,
         logger: Logger, notifier: Notifier, warnings: [String]
     ) {
         self.warnings = warnings
         self.reconciler = reconciler
         self.host = host
+        self.changes = changes
         self.signals = signals
-        self.hangups = hangups
         self.logger = logger
         self.notifier = notifier
     }
@@ -166,11 +172,18 @@ final class ReconcileLoop: Service, @unchecked Sendable {
         let triggers = triggers
         let interval = reconciler.configuration.resyncInterval
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { [signals] in
-                for await signal in signals { triggers.host(signal) }
+            group.addTask { [changes] in
+                for await change in changes { triggers.host(change) }
             }
-            group.addTask { [hangups] in
-                for await _ in hangups { triggers.post { $0.reload = true } }
+            group.addTask { [signals, shutdown, logger] in
+                for await signal in signals {
+                    if signal == .sighup {
+                        triggers.post { $0.reload = true }
+                    } else {
+                        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+                        await shutdown()
+                    }
+                }
             }
             group.addTask {
                 while (try? await Task.sleep(for: interval)) != nil { triggers.post { $0.resync = true } }

@@ -111,6 +111,12 @@ public final class NetlinkMonitor: @unchecked Sendable {
     public func changes() -> AsyncStream<HostChange> {
         let (stream, continuation) = AsyncStream.makeStream(of: HostChange.self)
         let thread = Thread { [self] in
+            // Process signals are for whoever awaits them (the daemon's loop), never
+            // for this thread: Foundation starts threads with an empty mask, and a
+            // SIGTERM delivered here would take its default action and kill the daemon.
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
             while let batch = try? next() {
                 for change in batch { continuation.yield(change) }
             }

@@ -5,7 +5,7 @@ import FabricSystem
 /// blocking socket with no groups; the monitor a non-blocking one bound to
 /// the link and address groups.
 final class NetlinkSocket {
-    private let handle: OpaquePointer
+    fileprivate let handle: OpaquePointer
 
     init(groups: UInt32, nonblocking: Bool) throws(SystemError) {
         handle = try SystemError.check(fg_nl_open(groups, nonblocking ? 1 : 0), "open", "rtnetlink socket")
@@ -100,3 +100,17 @@ final class NetlinkSocket {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+extension NetlinkSocket {
+    func clsactFilters(ifindex: UInt32) throws(SystemError) -> Int {
+        Int(try SystemError.checkNegated(fg_nl_clsact_filters(handle, Int32(ifindex)), "list tc filters of", "ifindex \(ifindex)"))
+    }
+}
+
+/// The tc side of an interface, as other tools left it.
+public enum TrafficControl {
+    /// Every tc filter on the interface's clsact hooks, fabricguard's or not.
+    public static func clsactFilters(ifindex: UInt32) throws(SystemError) -> Int {
+        try NetlinkSocket(groups: 0, nonblocking: false).clsactFilters(ifindex: ifindex)
+    }
+}

@@ -48,10 +48,18 @@ final class FakeDatapath: Datapath {
         journal.append("activate \(state.generation) bank \(state.activeBank)")
     }
     func writeRecord(_ record: AgentRecord) throws { stored = record }
-    func attach(_ hook: Hook, ifindex: UInt32) throws {
+    /// Interfaces with a clsact qdisc (made by the first tc attach there).
+    var clsact: Set<UInt32> = []
+    func attach(_ hook: Hook, ifindex: UInt32) throws -> Bool {
         if refuses.contains(hook) { throw Refused() }
         attached.insert("\(hook.rawValue)@\(ifindex)")
         journal.append("attach \(hook.rawValue)@\(ifindex)")
+        guard hook == .tcEgress || hook == .tcIngress else { return false }
+        return clsact.insert(ifindex).inserted
+    }
+    func removeClsactIfUnused(ifindex: UInt32) throws -> Bool {
+        journal.append("remove clsact@\(ifindex)")
+        return clsact.remove(ifindex) != nil
     }
     func detach(_ hook: Hook, ifindex: UInt32) throws {
         attached.remove("\(hook.rawValue)@\(ifindex)")
@@ -236,6 +244,8 @@ struct AgentTests {
         #expect(stats.counters == [CounterReport.Row(interface: "sana0", direction: .egress, reason: .foreignSource, action: .drop, packets: 3, bytes: 300)])
         #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == true)
         #expect(fake.attached.isEmpty && !fake.installed)
+        // The clsact qdiscs the applies created go with the last hook.
+        #expect(fake.clsact.isEmpty && fake.journal.contains("remove clsact@3"), "\(fake.clsact)")
         #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces) == false)
     }
 

@@ -39,13 +39,16 @@ long fg_rodata_offset(struct bpf_object *object, const char *variable);
 // Size of a struct in the object's BTF, -errno when it is not there.
 long fg_btf_struct_size(struct bpf_object *object, const char *name);
 
-// The tc filter fabricguard owns (FG_TC_HANDLE / FG_TC_PRIORITY) on the clsact
-// hook of `ifindex`. Attach creates clsact when missing and replaces our
-// filter atomically when present; other filters are never touched.
-int fg_tc_attach(int ifindex, int egress, int prog_fd);
-int fg_tc_detach(int ifindex, int egress);
+// The tc filter an instance owns (its handle and priority) on the clsact hook
+// of `ifindex`. Attach creates clsact when missing (*created_clsact = 1) and
+// replaces our filter atomically when present; other filters are never touched.
+int fg_tc_attach(int ifindex, int egress, int prog_fd, uint32_t handle, uint32_t priority, int *created_clsact);
+int fg_tc_detach(int ifindex, int egress, uint32_t handle, uint32_t priority);
 // Our filter's program id in *prog_id; -ENOENT when there is none.
-int fg_tc_query(int ifindex, int egress, uint32_t *prog_id);
+int fg_tc_query(int ifindex, int egress, uint32_t handle, uint32_t priority, uint32_t *prog_id);
+// Deletes the interface's clsact qdisc, and with it any filter left on it:
+// the caller checks first that none is (the netlink filter dump).
+int fg_tc_destroy_clsact(int ifindex);
 
 // An XDP BPF link (flags: XDP_FLAGS_*; 0 lets the kernel pick driver mode
 // when the device has it). Returns the link fd or -errno.

@@ -57,6 +57,10 @@ int fg_nl_set_receive_buffer(struct mnl_socket *socket, int bytes);
  * a change raced it): the caller dumps again. */
 int fg_nl_dump(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_address_sink addresses, void *context);
 
+/* How many tc filters hang on the interface's clsact hooks (ingress and
+ * egress), anyone's: 0 when there are none or no clsact qdisc at all. */
+int fg_nl_clsact_filters(struct mnl_socket *socket, int ifindex);
+
 /* Reads every event queued on a non-blocking group socket and hands each to
  * its sink. Returns the number of messages (0: nothing queued), -ENOBUFS
  * when the kernel dropped events because the socket overflowed (the caller
