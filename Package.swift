@@ -42,13 +42,13 @@ let package = Package(
         // The BPF object is embedded (built by bpf/Makefile, committed like bpf2go's output).
         .target(
             name: "FabricBPF",
-            dependencies: ["CBPFShim", "CLibBPF", "CFabricABI", "FabricCompiler"],
+            dependencies: ["CBPFShim", "CLibBPF", "CFabricABI", "FabricCompiler", "FabricSystem"],
             resources: [.embedInCode("Objects/fabricguard.bpf.o"), .embedInCode("Objects/empty.bpf.o")]
         ),
         // apply / status / stats / unload, over the Datapath seam (LinuxDatapath is the real one).
         .target(
             name: "FabricAgent",
-            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "FabricNetlink", "FabricSystem", "CFabricABI", "CBPFShim", "CLibBPF"]
+            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricBPF", "FabricNetlink", "FabricSystem", "CFabricABI"]
         ),
         // rtnetlink through libmnl (Debian: libmnl-dev): links and addresses as dumps and events.
         .target(name: "CNetlink", linkerSettings: [.linkedLibrary("mnl")]),

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * fabricguard.bpf.c - the entry points: thin adapters from skb / xdp_md to
- * decide() (include/decide.h), then the verdict turned into the hook's
- * return code. All three share the maps of include/maps.h.
+ * decide() (include/decide.h), the verdict recorded (include/record.h), then
+ * turned into the hook's return code. All three share the maps of include/maps.h.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #include "decide.h"
+#include "record.h"
 
 /* Enough linear bytes for Ethernet, two VLAN tags and the largest IPv4 header. */
 #define FG_HEADER_BYTES (14 + 2 * 4 + 60)

@@ -1,6 +1,4 @@
-import CBPFShim
 import CFabricABI
-import CLibBPF
 import FabricBPF
 import FabricCompiler
 import FabricNetlink
@@ -61,7 +59,7 @@ public final class LinuxDatapath: Datapath {
         // A binary and an object that disagree on the ABI must never meet the kernel.
         let built = try object.constant(FG_RODATA_ABI_VERSION)
         guard built == UInt32(FG_ABI_VERSION) else {
-            throw BPFError(
+            throw SystemError(
                 verb: "load", object: "embedded BPF object", errno: 0,
                 detail: "it was built for ABI \(built), this binary speaks ABI \(FG_ABI_VERSION)")
         }
@@ -91,7 +89,7 @@ public final class LinuxDatapath: Datapath {
 
     func program(_ name: String) throws -> BPFProgram {
         guard let object else {
-            throw BPFError(verb: "attach", object: name, errno: EINVAL, detail: "the programs are not loaded (prepare first)")
+            throw SystemError(verb: "attach", object: name, errno: EINVAL, detail: "the programs are not loaded (prepare first)")
         }
         return try object.program(name)
     }
@@ -115,23 +113,14 @@ public final class LinuxDatapath: Datapath {
     }
 
     public func record() throws -> AgentRecord? {
-        guard let bytes = try map(FG_MAP_AGENT_META).lookup(key: BPFMap.bytes(of: UInt32(0))) else { return nil }
-        let length = bytes.withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
-        guard length > 0, length <= bytes.count - 8 else { return nil }
-        return try JSONDecoder().decode(AgentRecord.self, from: Data(bytes[8..<8 + length]))
+        guard let json = try AgentMeta.read(from: map(FG_MAP_AGENT_META)) else { return nil }
+        return try JSONDecoder().decode(AgentRecord.self, from: Data(json))
     }
 
     public func writeRecord(_ record: AgentRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let json = Array(try encoder.encode(record))
-        let capacity = MemoryLayout<fg_agent_meta>.size - 8
-        guard json.count <= capacity else {
-            throw BPFError(verb: "record", object: "applied policy", errno: E2BIG, detail: "\(json.count) bytes exceed \(capacity)")
-        }
-        var value = BPFMap.bytes(of: UInt32(json.count)) + BPFMap.bytes(of: UInt32(0)) + json
-        value += [UInt8](repeating: 0, count: MemoryLayout<fg_agent_meta>.size - value.count)
-        try map(FG_MAP_AGENT_META).update(key: BPFMap.bytes(of: UInt32(0)), value: value)
+        try AgentMeta.write(Array(try encoder.encode(record)), to: map(FG_MAP_AGENT_META))
     }
 
     public func clearBank(_ bank: UInt32) throws {
@@ -168,23 +157,16 @@ public final class LinuxDatapath: Datapath {
         case .xdp, .xdpGeneric:
             let program = try program(FG_PROG_XDP_INGRESS)
             let path = linkPin(hook, ifindex: ifindex)
-            if let link = try openLink(path) {
-                defer { close(link.fd) }
+            if let link = try PinnedLink.open(path) {
+                // An existing link: swap its program atomically, no detach window.
                 if link.ifindex == ifindex {
-                    // An existing link: swap its program atomically, no detach window.
-                    guard bpf_link_update(link.fd, program.fd, nil) == 0 else {
-                        throw BPFError(verb: "update \(hook.rawValue) link on", object: "ifindex \(ifindex)", errno: errno)
-                    }
+                    try link.update(program)
                     return false
                 }
                 // The pin outlived its device (ifindex 0) or names another one: replace it.
                 unlink(path)
             }
-            let flags = hook == .xdp ? UInt32(XDP_FLAGS_DRV_MODE) : UInt32(XDP_FLAGS_SKB_MODE)
-            let fd = fg_xdp_link_create(program.fd, Int32(ifindex), flags)
-            guard fd >= 0 else { throw BPFError(verb: "attach \(hook.rawValue) program to", object: "ifindex \(ifindex)", errno: -fd) }
-            defer { close(fd) }
-            guard bpf_obj_pin(fd, path) == 0 else { throw BPFError(verb: "pin XDP link at", object: path, errno: errno) }
+            try PinnedLink.attachXDP(program, ifindex: ifindex, driverMode: hook == .xdp, pinAt: path)
             return false
         }
     }
@@ -196,7 +178,7 @@ public final class LinuxDatapath: Datapath {
         case .xdp, .xdpGeneric:
             // The pin is the link's last reference: removing it detaches the program.
             if unlink(linkPin(hook, ifindex: ifindex)) != 0, errno != ENOENT {
-                throw BPFError(verb: "unpin XDP link of", object: "ifindex \(ifindex)", errno: errno)
+                throw SystemError(verb: "unpin XDP link of", object: "ifindex \(ifindex)", errno: errno)
             }
         }
     }
@@ -209,9 +191,8 @@ public final class LinuxDatapath: Datapath {
             }
         }
         for hook in [Hook.xdp, .xdpGeneric] {
-            if let link = try openLink(linkPin(hook, ifindex: ifindex)) {
-                close(link.fd)
-                if link.ifindex == ifindex { found.append(HookState(hook: hook, programID: link.programID)) }
+            if let link = try PinnedLink.open(linkPin(hook, ifindex: ifindex)), link.ifindex == ifindex {
+                found.append(HookState(hook: hook, programID: link.programID))
             }
         }
         return found
@@ -221,20 +202,6 @@ public final class LinuxDatapath: Datapath {
         guard try TrafficControl.clsactFilters(ifindex: ifindex) == 0 else { return false }
         try TCFilter.destroyClsact(ifindex: ifindex)
         return true
-    }
-
-    /// A pinned XDP link, with the ifindex and program it holds (ifindex 0 once its device is gone).
-    func openLink(_ path: String) throws -> (fd: Int32, ifindex: UInt32, programID: UInt32)? {
-        guard access(path, F_OK) == 0 else { return nil }
-        let fd = bpf_obj_get(path)
-        guard fd >= 0 else { throw BPFError(verb: "open pinned link", object: path, errno: errno) }
-        var facts = fg_link_facts()
-        let result = fg_link_facts(fd, &facts)
-        guard result == 0 else {
-            close(fd)
-            throw BPFError(verb: "inspect pinned link", object: path, errno: -result)
-        }
-        return (fd, facts.ifindex, facts.prog_id)
     }
 
     // MARK: Counters
@@ -248,14 +215,10 @@ public final class LinuxDatapath: Datapath {
             guard let values = try counters.perCPU(key: index, as: fg_counter_value.self) else { continue }
             let sum = CounterValue(
                 packets: values.reduce(0) { $0 + $1.packets }, bytes: values.reduce(0) { $0 + $1.bytes })
-            // index = ((slot * directions + direction) * reasons + reason) * actions + action
-            let action = index % actions
-            let reason = index / actions % reasons
-            let direction = index / actions / reasons % 2
-            let slot = index / actions / reasons / 2
+            let cell = fg_counter_cell_of(index)
             let key = CounterKey(
-                slot: slot, direction: direction == UInt32(Direction.egress.code) ? .egress : .ingress,
-                reason: Reason(rawValue: UInt8(reason)), action: Action(rawValue: UInt8(action)))
+                slot: cell.slot, direction: cell.direction == UInt32(Direction.egress.code) ? .egress : .ingress,
+                reason: Reason(rawValue: UInt8(cell.reason)), action: Action(rawValue: UInt8(cell.action)))
             result[key] = sum
         }
         return result
@@ -283,12 +246,12 @@ public final class LinuxDatapath: Datapath {
         for directory in [linksDirectory, mapsDirectory] {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
             for name in names where unlink("\(directory)/\(name)") != 0 && errno != ENOENT {
-                throw BPFError(verb: "unpin", object: "\(directory)/\(name)", errno: errno)
+                throw SystemError(verb: "unpin", object: "\(directory)/\(name)", errno: errno)
             }
             rmdir(directory)
         }
         if rmdir(pinDirectory) != 0, errno != ENOENT {
-            throw BPFError(verb: "remove pin directory", object: pinDirectory, errno: errno)
+            throw SystemError(verb: "remove pin directory", object: pinDirectory, errno: errno)
         }
     }
 }

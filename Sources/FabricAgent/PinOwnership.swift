@@ -1,3 +1,4 @@
+import FabricBPF
 import FabricSystem
 
 #if canImport(Glibc)
@@ -31,6 +32,14 @@ public enum PinOwnership {
     public struct Busy: Error, CustomStringConvertible, Equatable {
         public var message: String
         public var description: String { message }
+    }
+
+    /// Makes `pinDirectory` and its parents (mode 0700), mounting bpffs first
+    /// when it is not (as bpftool does); returns what to tell the user then.
+    public static func makePinDirectory(_ pinDirectory: String) throws(SystemError) -> String? {
+        let notice = try BPFFilesystem.prepare(pinDirectory)
+        try BPFFilesystem.makeDirectory(pinDirectory)
+        return notice
     }
 
     /// For the daemon: the lock now, or `Busy` naming the holder. The caller

@@ -1,5 +1,5 @@
 import CFabricABI
-import CLibBPF
+internal import CLibBPF
 
 /// The key and value layout of every map named in the ABI header, taken from
 /// the imported C structs themselves (never restated by hand).
@@ -33,6 +33,8 @@ public enum ABIMaps {
     /// fg_prefix_buckets (an array, sized per policy, `bucketFlags`).
     public static let buckets = Spec(name: "fg_buckets", keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_prefix_bucket>.size)
     public static let bucketFlags = UInt32(BPF_F_INNER_MAP | BPF_F_MMAPABLE)
+    /// The map type of each bank's bucket array (BPF_MAP_TYPE_ARRAY).
+    public static let bucketType = BPF_MAP_TYPE_ARRAY.rawValue
 
     public static let programs = [FG_PROG_TC_EGRESS, FG_PROG_TC_INGRESS, FG_PROG_XDP_INGRESS]
 }

@@ -1,8 +1,9 @@
-import CBPFShim
-import CLibBPF
+internal import CBPFShim
+internal import CLibBPF
 
 #if canImport(Glibc)
 import Glibc
+import FabricSystem
 #endif
 
 /// A BPF map by file descriptor, its key and value sizes checked against the
@@ -23,9 +24,9 @@ public final class BPFMap: @unchecked Sendable {
         public var id: UInt32
     }
 
-    init(name: String, fd: Int32, ownsDescriptor: Bool) throws(BPFError) {
+    init(name: String, fd: Int32, ownsDescriptor: Bool) throws(SystemError) {
         var raw = fg_map_facts()
-        try LibBPF.check(fg_map_facts(fd, &raw), "inspect map", name)
+        try SystemError.checkNegated(fg_map_facts(fd, &raw), "inspect map", name)
         self.name = name
         self.fd = fd
         self.ownsDescriptor = ownsDescriptor
@@ -34,7 +35,7 @@ public final class BPFMap: @unchecked Sendable {
             maxEntries: Int(raw.max_entries), flags: raw.map_flags, id: raw.id)
         if let expected = ABIMaps.spec(named: name) {
             guard facts.keySize == expected.keySize, facts.valueSize == expected.valueSize else {
-                throw BPFError(
+                throw SystemError(
                     verb: "open map", object: name, errno: 0,
                     detail: "key/value sizes \(facts.keySize)/\(facts.valueSize) differ from this binary's ABI (\(expected.keySize)/\(expected.valueSize))")
             }
@@ -42,8 +43,8 @@ public final class BPFMap: @unchecked Sendable {
     }
 
     /// Opens a pinned map (a path under bpffs).
-    public static func pinned(at path: String, name: String) throws(BPFError) -> BPFMap {
-        let fd = try LibBPF.checkErrno(bpf_obj_get(path), "open pinned map", path)
+    public static func pinned(at path: String, name: String) throws(SystemError) -> BPFMap {
+        let fd = try SystemError.check(bpf_obj_get(path), "open pinned map", path)
         do {
             return try BPFMap(name: name, fd: fd, ownsDescriptor: true)
         } catch {
@@ -61,25 +62,25 @@ public final class BPFMap: @unchecked Sendable {
     }
 
     /// Writes `value` at `key`; per-CPU maps take one value per possible CPU (`lookupSize` bytes).
-    public func update(key: [UInt8], value: [UInt8]) throws(BPFError) {
+    public func update(key: [UInt8], value: [UInt8]) throws(SystemError) {
         try checkSizes(key: key.count, value: isPerCPU && value.count == lookupSize ? facts.valueSize : value.count)
         let result = key.withUnsafeBytes { keyBytes in
             value.withUnsafeBytes { valueBytes in
                 bpf_map_update_elem(fd, keyBytes.baseAddress, valueBytes.baseAddress, UInt64(BPF_ANY))
             }
         }
-        try LibBPF.checkErrno(result, "update map", name)
+        try SystemError.check(result, "update map", name)
     }
 
     /// Deletes `key`; a missing key is not an error.
-    public func delete(key: [UInt8]) throws(BPFError) {
+    public func delete(key: [UInt8]) throws(SystemError) {
         try checkSizes(key: key.count, value: facts.valueSize)
         let result = key.withUnsafeBytes { bpf_map_delete_elem(fd, $0.baseAddress) }
-        if result < 0, errno != ENOENT { throw BPFError(verb: "delete from map", object: name, errno: errno) }
+        if result < 0, errno != ENOENT { throw SystemError(verb: "delete from map", object: name, errno: errno) }
     }
 
     /// The value for `key`; per-CPU maps return one value per possible CPU, concatenated.
-    public func lookup(key: [UInt8]) throws(BPFError) -> [UInt8]? {
+    public func lookup(key: [UInt8]) throws(SystemError) -> [UInt8]? {
         try checkSizes(key: key.count, value: facts.valueSize)
         var value = [UInt8](repeating: 0, count: lookupSize)
         let result = key.withUnsafeBytes { keyBytes in
@@ -87,13 +88,13 @@ public final class BPFMap: @unchecked Sendable {
         }
         if result < 0 {
             if errno == ENOENT { return nil }
-            throw BPFError(verb: "look up in map", object: name, errno: errno)
+            throw SystemError(verb: "look up in map", object: name, errno: errno)
         }
         return value
     }
 
     /// Every key, back to back in one buffer (no array per key: maps hold a million).
-    public func packedKeys() throws(BPFError) -> [UInt8] {
+    public func packedKeys() throws(SystemError) -> [UInt8] {
         var keys: [UInt8] = []
         var next = [UInt8](repeating: 0, count: facts.keySize)
         var first = true
@@ -104,7 +105,7 @@ public final class BPFMap: @unchecked Sendable {
             }
             if result < 0 {
                 if errno == ENOENT { return keys }
-                throw BPFError(verb: "iterate map", object: name, errno: errno)
+                throw SystemError(verb: "iterate map", object: name, errno: errno)
             }
             keys += next
             first = false
@@ -117,10 +118,10 @@ public final class BPFMap: @unchecked Sendable {
 
     /// Writes many entries in few system calls (BPF_MAP_UPDATE_BATCH); `keys`
     /// and `values` hold the keys and the values back to back, in the same order.
-    public func updateBatch(keys: [UInt8], values: [UInt8]) throws(BPFError) {
+    public func updateBatch(keys: [UInt8], values: [UInt8]) throws(SystemError) {
         let count = keys.count / facts.keySize
         guard keys.count == count * facts.keySize, values.count == count * facts.valueSize else {
-            throw BPFError(verb: "update map", object: name, errno: EINVAL,
+            throw SystemError(verb: "update map", object: name, errno: EINVAL,
                            detail: "\(keys.count) key bytes and \(values.count) value bytes are not whole \(facts.keySize)/\(facts.valueSize)-byte entries")
         }
         var done = 0
@@ -132,19 +133,19 @@ public final class BPFMap: @unchecked Sendable {
                                          valueBytes.baseAddress! + done * facts.valueSize, &chunk, nil)
                 }
             }
-            try LibBPF.checkErrno(result, "update map", name)
+            try SystemError.check(result, "update map", name)
             done += Int(chunk)
         }
     }
 
     /// Deletes many keys (packed back to back) in few system calls; every key must exist.
-    public func deleteBatch(keys: [UInt8]) throws(BPFError) {
+    public func deleteBatch(keys: [UInt8]) throws(SystemError) {
         let count = keys.count / facts.keySize
         var done = 0
         while done < count {
             var chunk = UInt32(min(BPFMap.batchSize, count - done))
             let result = keys.withUnsafeBytes { bpf_map_delete_batch(fd, $0.baseAddress! + done * facts.keySize, &chunk, nil) }
-            try LibBPF.checkErrno(result, "delete from map", name)
+            try SystemError.check(result, "delete from map", name)
             done += Int(chunk)
         }
     }
@@ -156,16 +157,16 @@ public final class BPFMap: @unchecked Sendable {
 
     // MARK: Typed access (key and value are ABI structs or fixed-width integers)
 
-    public func update<Key, Value>(key: Key, value: Value) throws(BPFError) {
+    public func update<Key, Value>(key: Key, value: Value) throws(SystemError) {
         try update(key: Self.bytes(of: key), value: Self.bytes(of: value))
     }
 
-    public func lookup<Key, Value>(key: Key, as _: Value.Type) throws(BPFError) -> Value? {
+    public func lookup<Key, Value>(key: Key, as _: Value.Type) throws(SystemError) -> Value? {
         try lookup(key: Self.bytes(of: key)).map { bytes in bytes.withUnsafeBytes { $0.loadUnaligned(as: Value.self) } }
     }
 
     /// A per-CPU map's value on every possible CPU.
-    public func perCPU<Key, Value>(key: Key, as _: Value.Type) throws(BPFError) -> [Value]? {
+    public func perCPU<Key, Value>(key: Key, as _: Value.Type) throws(SystemError) -> [Value]? {
         let stride = (facts.valueSize + 7) / 8 * 8
         return try lookup(key: Self.bytes(of: key)).map { bytes in
             bytes.withUnsafeBytes { raw in
@@ -175,20 +176,20 @@ public final class BPFMap: @unchecked Sendable {
     }
 
     /// Zeroes a per-CPU map's value on every CPU.
-    public func zeroPerCPU<Key>(key: Key) throws(BPFError) {
+    public func zeroPerCPU<Key>(key: Key) throws(SystemError) {
         try update(key: Self.bytes(of: key), value: [UInt8](repeating: 0, count: lookupSize))
     }
 
     public static func bytes<T>(of value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
 
     /// Pins the map at `path` (a bpffs path).
-    public func pin(at path: String) throws(BPFError) {
-        try LibBPF.checkErrno(bpf_obj_pin(fd, path), "pin map \(name) at", path)
+    public func pin(at path: String) throws(SystemError) {
+        try SystemError.check(bpf_obj_pin(fd, path), "pin map \(name) at", path)
     }
 
-    private func checkSizes(key: Int, value: Int) throws(BPFError) {
+    private func checkSizes(key: Int, value: Int) throws(SystemError) {
         guard key == facts.keySize, value == facts.valueSize else {
-            throw BPFError(
+            throw SystemError(
                 verb: "use map", object: name, errno: EINVAL,
                 detail: "key/value of \(key)/\(value) bytes, the map holds \(facts.keySize)/\(facts.valueSize)")
         }

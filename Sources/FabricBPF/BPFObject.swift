@@ -1,9 +1,10 @@
-import CBPFShim
+internal import CBPFShim
 import CFabricABI
-import CLibBPF
+internal import CLibBPF
 
 #if canImport(Glibc)
 import Glibc
+import FabricSystem
 #endif
 
 /// A BPF object opened from bytes (the embedded fabricguard.bpf.o), loaded
@@ -16,20 +17,20 @@ public final class BPFObject: @unchecked Sendable {
     public let name: String
     public private(set) var isLoaded = false
 
-    public init(bytes source: [UInt8], name: String = "fabricguard") throws(BPFError) {
+    public init(bytes source: [UInt8], name: String = "fabricguard") throws(SystemError) {
         bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: source.count, alignment: 16)
         bytes.copyBytes(from: source)
         self.name = name
         guard let handle = fg_object_open_mem(bytes.baseAddress, bytes.count, name) else {
             let code = errno
             bytes.deallocate()
-            throw BPFError(verb: "open BPF object", object: name, errno: code)
+            throw SystemError(verb: "open BPF object", object: name, errno: code)
         }
         self.handle = handle
     }
 
     /// The object this binary embeds.
-    public convenience init() throws(BPFError) {
+    public convenience init() throws(SystemError) {
         try self.init(bytes: EmbeddedObject.fabricguard)
     }
 
@@ -41,34 +42,34 @@ public final class BPFObject: @unchecked Sendable {
     // MARK: Load-time constants
 
     /// A `const volatile __u32` global of .rodata, as compiled or as set.
-    public func constant(_ variable: String) throws(BPFError) -> UInt32 {
+    public func constant(_ variable: String) throws(SystemError) -> UInt32 {
         let (data, offset) = try rodataSlot(variable)
         return data.load(fromByteOffset: offset, as: UInt32.self)
     }
 
     /// Sets a `const volatile __u32` global before load (the verifier then
     /// treats it as a constant and prunes what it disables).
-    public func setConstant(_ variable: String, _ value: UInt32) throws(BPFError) {
-        guard !isLoaded else { throw BPFError(verb: "set constant", object: variable, errno: EBUSY) }
+    public func setConstant(_ variable: String, _ value: UInt32) throws(SystemError) {
+        guard !isLoaded else { throw SystemError(verb: "set constant", object: variable, errno: EBUSY) }
         let (data, offset) = try rodataSlot(variable)
         data.storeBytes(of: value, toByteOffset: offset, as: UInt32.self)
     }
 
-    private func rodataSlot(_ variable: String) throws(BPFError) -> (UnsafeMutableRawPointer, Int) {
+    private func rodataSlot(_ variable: String) throws(SystemError) -> (UnsafeMutableRawPointer, Int) {
         var map = bpf_object__next_map(handle, nil)
         while let current = map {
             if String(cString: bpf_map__name(current)).hasSuffix(".rodata") {
                 var size = 0
                 let offset = fg_rodata_offset(handle, variable)
-                guard offset >= 0 else { throw BPFError(verb: "find constant", object: variable, errno: Int32(-offset)) }
+                guard offset >= 0 else { throw SystemError(verb: "find constant", object: variable, errno: Int32(-offset)) }
                 guard let data = bpf_map__initial_value(current, &size), Int(offset) + 4 <= size else {
-                    throw BPFError(verb: "read constant", object: variable, errno: ENOENT)
+                    throw SystemError(verb: "read constant", object: variable, errno: ENOENT)
                 }
                 return (UnsafeMutableRawPointer(mutating: data), Int(offset))
             }
             map = bpf_object__next_map(handle, current)
         }
-        throw BPFError(verb: "find .rodata of", object: name, errno: ENOENT)
+        throw SystemError(verb: "find .rodata of", object: name, errno: ENOENT)
     }
 
     // MARK: Maps shared across loads
@@ -78,7 +79,7 @@ public final class BPFObject: @unchecked Sendable {
     /// left by an incompatible build is reported, never silently reused.
     /// Returns the names of the adopted maps.
     @discardableResult
-    public func reusePinnedMaps(in directory: String) throws(BPFError) -> [String] {
+    public func reusePinnedMaps(in directory: String) throws(SystemError) -> [String] {
         var adopted: [String] = []
         for map in declaredMaps() {
             let mapName = String(cString: bpf_map__name(map))
@@ -90,22 +91,22 @@ public final class BPFObject: @unchecked Sendable {
                 valueSize: Int(bpf_map__value_size(map)), maxEntries: Int(bpf_map__max_entries(map)),
                 flags: bpf_map__map_flags(map), id: pinned.facts.id)
             guard pinned.facts == wanted else {
-                throw BPFError(
+                throw SystemError(
                     verb: "adopt pinned map", object: path, errno: 0,
                     detail: "it was made by an incompatible fabricguard (\(pinned.facts) vs \(wanted)); run `fabricguard unload` first")
             }
-            try LibBPF.check(bpf_map__reuse_fd(map, pinned.fd), "reuse pinned map", path)
+            try SystemError.checkNegated(bpf_map__reuse_fd(map, pinned.fd), "reuse pinned map", path)
             adopted.append(mapName)
         }
         return adopted
     }
 
     /// Pins every declared map under `directory` that is not pinned there yet.
-    public func pinMaps(in directory: String) throws(BPFError) {
+    public func pinMaps(in directory: String) throws(SystemError) {
         for map in declaredMaps() {
             let path = "\(directory)/\(String(cString: bpf_map__name(map)))"
             if access(path, F_OK) == 0 { continue }
-            try LibBPF.check(bpf_map__pin(map, path), "pin map at", path)
+            try SystemError.checkNegated(bpf_map__pin(map, path), "pin map at", path)
         }
     }
 
@@ -155,32 +156,32 @@ public final class BPFObject: @unchecked Sendable {
     }
 
     /// The size of `struct name` as the BPF compiler laid it out (from BTF).
-    public func btfStructSize(_ structName: String) throws(BPFError) -> Int {
+    public func btfStructSize(_ structName: String) throws(SystemError) -> Int {
         let size = fg_btf_struct_size(handle, structName)
-        guard size >= 0 else { throw BPFError(verb: "find BTF struct", object: structName, errno: Int32(-size)) }
+        guard size >= 0 else { throw SystemError(verb: "find BTF struct", object: structName, errno: Int32(-size)) }
         return size
     }
 
     // MARK: Load
 
     /// Loads every program through the verifier; libbpf's log explains a rejection.
-    public func load() throws(BPFError) {
-        try LibBPF.check(bpf_object__load(handle), "load BPF object", name)
+    public func load() throws(SystemError) {
+        try SystemError.checkNegated(bpf_object__load(handle), "load BPF object", name)
         isLoaded = true
     }
 
-    public func map(_ mapName: String) throws(BPFError) -> BPFMap {
-        let map = try LibBPF.check(bpf_object__find_map_by_name(handle, mapName), "find map", mapName)
+    public func map(_ mapName: String) throws(SystemError) -> BPFMap {
+        let map = try SystemError.check(bpf_object__find_map_by_name(handle, mapName), "find map", mapName)
         let fd = bpf_map__fd(map)
-        guard fd >= 0 else { throw BPFError(verb: "use map", object: mapName, errno: EBADF, detail: "the object is not loaded") }
+        guard fd >= 0 else { throw SystemError(verb: "use map", object: mapName, errno: EBADF, detail: "the object is not loaded") }
         return try BPFMap(name: mapName, fd: fd, ownsDescriptor: false)
     }
 
-    public func program(_ programName: String) throws(BPFError) -> BPFProgram {
-        let program = try LibBPF.check(
+    public func program(_ programName: String) throws(SystemError) -> BPFProgram {
+        let program = try SystemError.check(
             bpf_object__find_program_by_name(handle, programName), "find program", programName)
         let fd = bpf_program__fd(program)
-        guard fd >= 0 else { throw BPFError(verb: "use program", object: programName, errno: EBADF, detail: "the object is not loaded") }
+        guard fd >= 0 else { throw SystemError(verb: "use program", object: programName, errno: EBADF, detail: "the object is not loaded") }
         return BPFProgram(name: programName, fd: fd)
     }
 }
@@ -197,13 +198,13 @@ public struct BPFProgram: Sendable {
 
     /// Runs the program once (or `repeat` times) on `frame` through BPF_PROG_TEST_RUN,
     /// as if it arrived on or left `ifindex` (which must exist in this network namespace).
-    public func testRun(frame: [UInt8], ifindex: UInt32, xdp: Bool, repeat: UInt32 = 1) throws(BPFError) -> TestRun {
+    public func testRun(frame: [UInt8], ifindex: UInt32, xdp: Bool, repeat: UInt32 = 1) throws(SystemError) -> TestRun {
         var result: UInt32 = 0
         var duration: UInt32 = 0
         let code = frame.withUnsafeBytes { bytes in
             fg_prog_test_run(fd, xdp ? 1 : 0, bytes.baseAddress, UInt32(bytes.count), ifindex, `repeat`, &result, &duration)
         }
-        try LibBPF.check(code, "test-run program", name)
+        try SystemError.checkNegated(code, "test-run program", name)
         return TestRun(returnValue: result, durationNanoseconds: duration)
     }
 }

@@ -1,4 +1,4 @@
-import CBPFShim
+internal import CBPFShim
 import Foundation
 
 /// libbpf's messages, held back instead of printed: most are noise from

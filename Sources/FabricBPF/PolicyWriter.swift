@@ -1,9 +1,10 @@
-import CBPFShim
+internal import CBPFShim
 import CFabricABI
-import CLibBPF
+internal import CLibBPF
 import FabricCompiler
 #if canImport(Glibc)
 import Glibc
+import FabricSystem
 #endif
 
 /// Writes one bank of a compiled policy into the policy maps: the one place
@@ -53,7 +54,7 @@ extension BPFMap {
     /// large enough (no program reads it before the flip; replacing an inner
     /// map instead would wait for an RCU grace period); otherwise a new array
     /// with an eighth of headroom takes the slot.
-    public func writeBuckets(slot: UInt32, bytes: [UInt8]) throws(BPFError) {
+    public func writeBuckets(slot: UInt32, bytes: [UInt8]) throws(SystemError) {
         let shape = ABIMaps.buckets
         let needed = bytes.count / shape.valueSize
         if let current = try innerMap(slot: slot, name: shape.name),
@@ -67,7 +68,7 @@ extension BPFMap {
         let fd = fg_map_create(
             UInt32(BPF_MAP_TYPE_ARRAY.rawValue), shape.name, UInt32(shape.keySize), UInt32(shape.valueSize),
             UInt32(capacity), ABIMaps.bucketFlags)
-        guard fd >= 0 else { throw BPFError(verb: "create map", object: shape.name, errno: -fd) }
+        guard fd >= 0 else { throw SystemError(verb: "create map", object: shape.name, errno: -fd) }
         // The array of maps holds its own reference once the array is in a slot.
         defer { close(fd) }
         try BPFMap(name: shape.name, fd: fd, ownsDescriptor: false).writeMapped(bytes)
@@ -75,14 +76,14 @@ extension BPFMap {
     }
 
     /// The inner map in `slot` of an array of maps, nil when the slot is empty.
-    func innerMap(slot: UInt32, name: String) throws(BPFError) -> BPFMap? {
+    func innerMap(slot: UInt32, name: String) throws(SystemError) -> BPFMap? {
         var id: UInt32 = 0
         var key = slot
         if bpf_map_lookup_elem(fd, &key, &id) < 0 {
             if errno == ENOENT { return nil }
-            throw BPFError(verb: "look up map", object: self.name, errno: errno)
+            throw SystemError(verb: "look up map", object: self.name, errno: errno)
         }
-        let inner = try LibBPF.checkErrno(bpf_map_get_fd_by_id(id), "open map", "\(name) (id \(id))")
+        let inner = try SystemError.check(bpf_map_get_fd_by_id(id), "open map", "\(name) (id \(id))")
         do {
             return try BPFMap(name: name, fd: inner, ownsDescriptor: true)
         } catch {
@@ -92,11 +93,11 @@ extension BPFMap {
     }
 
     /// Copies `bytes` to the start of an mmap-able array's values.
-    func writeMapped(_ bytes: [UInt8]) throws(BPFError) {
+    func writeMapped(_ bytes: [UInt8]) throws(SystemError) {
         guard !bytes.isEmpty else { return }
         let length = facts.maxEntries * facts.valueSize  // values of a multiple of 8 bytes: no spacing
         guard bytes.count <= length else {
-            throw BPFError(verb: "write map", object: name, errno: E2BIG, detail: "\(bytes.count) bytes exceed \(length)")
+            throw SystemError(verb: "write map", object: name, errno: E2BIG, detail: "\(bytes.count) bytes exceed \(length)")
         }
         try withMapped(UInt8.self) { values in
             bytes.withUnsafeBufferPointer { _ = values.initialize(fromContentsOf: $0) }
@@ -107,21 +108,21 @@ extension BPFMap {
     /// through it are what the programs read. The kernel spaces values 8 bytes
     /// apart at least, so `Element` is a whole value padded to a multiple of 8
     /// (UInt64 for a __u32 array, UInt8 for a byte view of whole values).
-    func withMapped<Element>(_: Element.Type, _ body: (UnsafeMutableBufferPointer<Element>) throws -> Void) throws(BPFError) {
+    func withMapped<Element>(_: Element.Type, _ body: (UnsafeMutableBufferPointer<Element>) throws -> Void) throws(SystemError) {
         let spacing = (facts.valueSize + 7) & ~7
         let length = facts.maxEntries * spacing
         guard MemoryLayout<Element>.stride == 1 ? spacing == facts.valueSize : MemoryLayout<Element>.stride == spacing else {
-            throw BPFError(verb: "map", object: name, errno: EINVAL, detail: "values are \(spacing) bytes apart, not \(MemoryLayout<Element>.stride)")
+            throw SystemError(verb: "map", object: name, errno: EINVAL, detail: "values are \(spacing) bytes apart, not \(MemoryLayout<Element>.stride)")
         }
         // Populated up front: one call maps every page instead of a fault per page on first write.
         let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)
-        guard let base, base != MAP_FAILED else { throw BPFError(verb: "map", object: name, errno: errno) }
+        guard let base, base != MAP_FAILED else { throw SystemError(verb: "map", object: name, errno: errno) }
         defer { munmap(base, length) }
         let values = base.bindMemory(to: Element.self, capacity: length / MemoryLayout<Element>.stride)
         do {
             try body(UnsafeMutableBufferPointer(start: values, count: length / MemoryLayout<Element>.stride))
         } catch {
-            throw BPFError(verb: "write map", object: name, errno: 0, detail: "\(error)")
+            throw SystemError(verb: "write map", object: name, errno: 0, detail: "\(error)")
         }
     }
 }

@@ -1,8 +1,9 @@
-import CBPFShim
+internal import CBPFShim
 import CFabricABI
 
 #if canImport(Glibc)
 import Glibc
+import FabricSystem
 #endif
 
 /// The tc filter one fabricguard instance owns on an interface's clsact hook:
@@ -38,20 +39,20 @@ public struct TCFilter: Sendable, Equatable, CustomStringConvertible {
     /// Attaches (or atomically replaces) `program` as this filter; true when
     /// the interface had no clsact qdisc and this call created it.
     @discardableResult
-    public func attach(_ program: BPFProgram, ifindex: UInt32, egress: Bool) throws(BPFError) -> Bool {
+    public func attach(_ program: BPFProgram, ifindex: UInt32, egress: Bool) throws(SystemError) -> Bool {
         var created: Int32 = 0
         let result = fg_tc_attach(Int32(ifindex), egress ? 1 : 0, program.fd, handle, priority, &created)
         guard result == 0 else {
-            throw BPFError(verb: "attach \(program.name) as \(self) to", object: "ifindex \(ifindex)", errno: -result)
+            throw SystemError(verb: "attach \(program.name) as \(self) to", object: "ifindex \(ifindex)", errno: -result)
         }
         return created != 0
     }
 
     /// Detaches this filter; already gone (or the interface with it) is not an error.
-    public func detach(ifindex: UInt32, egress: Bool) throws(BPFError) {
+    public func detach(ifindex: UInt32, egress: Bool) throws(SystemError) {
         let result = fg_tc_detach(Int32(ifindex), egress ? 1 : 0, handle, priority)
         guard result == 0 || result == -ENOENT || result == -ENODEV || result == -EINVAL else {
-            throw BPFError(verb: "detach \(self) from", object: "ifindex \(ifindex)", errno: -result)
+            throw SystemError(verb: "detach \(self) from", object: "ifindex \(ifindex)", errno: -result)
         }
     }
 
@@ -62,10 +63,10 @@ public struct TCFilter: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Deletes the interface's clsact qdisc (with whatever hangs on it).
-    public static func destroyClsact(ifindex: UInt32) throws(BPFError) {
+    public static func destroyClsact(ifindex: UInt32) throws(SystemError) {
         let result = fg_tc_destroy_clsact(Int32(ifindex))
         guard result == 0 || result == -ENOENT || result == -ENODEV || result == -EINVAL else {
-            throw BPFError(verb: "delete the clsact qdisc of", object: "ifindex \(ifindex)", errno: -result)
+            throw SystemError(verb: "delete the clsact qdisc of", object: "ifindex \(ifindex)", errno: -result)
         }
     }
 }

@@ -2,7 +2,7 @@ import CFabricABI
 import FabricPolicy
 
 // Swift names for the numbered codes of bpf/include/fabricguard_abi.h. The
-// numbers come from the header; only the spellings (SPEC section 5) live here.
+// numbers come from the header; only the spellings (docs/cli.md, docs/decision.md) live here.
 
 /// Why a frame got its verdict. Stable numeric codes, never renumbered.
 public struct Reason: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible, Codable {

@@ -57,8 +57,7 @@ public final class Daemon: Sendable {
         let pinDirectory = configuration.pinDirectory
         let lock: DirectoryLock
         do {
-            if let notice = try BPFFilesystem.prepare(pinDirectory) { logger.notice("\(notice)") }
-            try BPFFilesystem.makeDirectory(pinDirectory)
+            if let notice = try PinOwnership.makePinDirectory(pinDirectory) { logger.notice("\(notice)") }
             lock = try PinOwnership.lockForDaemon(pinDirectory: pinDirectory)
             try PinOwnership.writeDaemonPID(configuration.runtime)
         } catch {

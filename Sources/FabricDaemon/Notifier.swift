@@ -1,4 +1,4 @@
-import CSystemd
+internal import CSystemd
 
 /// The systemd readiness protocol (sd_notify(3)): READY=1 only once the kernel
 /// really enforces the policy, RELOADING=1 / READY=1 around a SIGHUP reload,

@@ -89,9 +89,8 @@ struct PinOptions: ParsableArguments {
     /// pinned in it (an apply refused for its policy leaves no trace).
     func lockForWrite(_ verb: String) throws(CommandFailure) -> PinLock {
         do {
-            if let notice = try BPFFilesystem.prepare(pinDir) { FileHandleOutput.standardError("\(verb): \(notice)") }
             let existed = FileManager.default.fileExists(atPath: pinDir)
-            try BPFFilesystem.makeDirectory(pinDir)
+            if let notice = try PinOwnership.makePinDirectory(pinDir) { FileHandleOutput.standardError("\(verb): \(notice)") }
             let lock = try PinOwnership.lockForWrite(pinDirectory: pinDir, runtime: runtime, verb: verb)
             return PinLock(lock: lock, removeIfEmpty: existed ? nil : pinDir)
         } catch {

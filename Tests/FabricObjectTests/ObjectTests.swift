@@ -1,5 +1,4 @@
 import CFabricABI
-import CLibBPF
 import FabricBPF
 import Foundation
 import Testing
@@ -37,7 +36,7 @@ struct ObjectTests {
             Issue.record("\(FG_MAP_PREFIXES) declares no inner map")
             return
         }
-        #expect(inner.type == BPF_MAP_TYPE_ARRAY.rawValue)
+        #expect(inner.type == ABIMaps.bucketType)
         #expect(inner.keySize == ABIMaps.buckets.keySize && inner.valueSize == ABIMaps.buckets.valueSize, "\(inner)")
         #expect(inner.flags == ABIMaps.bucketFlags)
         #expect(declared[FG_MAP_COUNTERS]?.maxEntries == Int(FG_COUNTER_ENTRIES))

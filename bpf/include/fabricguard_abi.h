@@ -47,7 +47,7 @@
 
 /* ---- Numbered codes (append-only) --------------------------------------- */
 
-/* Why a frame got its verdict (SPEC section 3). */
+/* Why a frame got its verdict (docs/decision.md). */
 enum fg_reason {
 	FG_REASON_OK = 0,
 	FG_REASON_EXEMPT = 1,
@@ -307,6 +307,28 @@ static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
 	return ((slot * FG_DIR_COUNT + direction) * FG_REASON_COUNT + reason) *
 		       FG_ACTION_COUNT +
 	       action;
+}
+
+/* The inverse of fg_counter_index, for whoever reads fg_counters back: the
+ * layout is decoded here, next to where it is defined, and nowhere else. */
+struct fg_counter_cell {
+	__u32 slot;
+	__u32 direction;
+	__u32 reason;
+	__u32 action;
+};
+
+static inline struct fg_counter_cell fg_counter_cell_of(__u32 index)
+{
+	struct fg_counter_cell cell;
+
+	cell.action = index % FG_ACTION_COUNT;
+	index /= FG_ACTION_COUNT;
+	cell.reason = index % FG_REASON_COUNT;
+	index /= FG_REASON_COUNT;
+	cell.direction = index % FG_DIR_COUNT;
+	cell.slot = index / FG_DIR_COUNT;
+	return cell;
 }
 
 /* ---- Names, written once ------------------------------------------------ */

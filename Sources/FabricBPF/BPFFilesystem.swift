@@ -1,4 +1,5 @@
-import CBPFShim
+internal import CBPFShim
+import FabricSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -10,24 +11,24 @@ public enum BPFFilesystem {
     public static let standardMount = "/sys/fs/bpf"
 
     /// Makes sure `directory` can hold pins. Returns a notice when it mounted bpffs.
-    public static func prepare(_ directory: String) throws(FileSystemError) -> String? {
+    public static func prepare(_ directory: String) throws(SystemError) -> String? {
         if isBPFFS(nearestExisting(directory)) { return nil }
         guard directory == standardMount || directory.hasPrefix(standardMount + "/") else {
-            throw FileSystemError(verb: "use pin directory", path: directory, errno: 0, detail: "it is not on a bpffs mount")
+            throw SystemError(verb: "use pin directory", object: directory, errno: 0, detail: "it is not on a bpffs mount")
         }
         guard mount("bpf", standardMount, "bpf", 0, "mode=0700") == 0 else {
-            throw FileSystemError(verb: "mount bpffs at", path: standardMount, errno: errno)
+            throw SystemError(verb: "mount bpffs at", object: standardMount, errno: errno)
         }
         return "mounted bpffs at \(standardMount) (it was not mounted)"
     }
 
     /// Creates `path` (and its parents) with mode 0700: pins give kernel access.
-    public static func makeDirectory(_ path: String) throws(FileSystemError) {
+    public static func makeDirectory(_ path: String) throws(SystemError) {
         var built = ""
         for component in path.split(separator: "/") {
             built += "/" + component
             if mkdir(built, 0o700) != 0, errno != EEXIST {
-                throw FileSystemError(verb: "create directory", path: built, errno: errno)
+                throw SystemError(verb: "create directory", object: built, errno: errno)
             }
         }
     }
@@ -40,17 +41,5 @@ public enum BPFFilesystem {
             current = String(current[..<slash])
         }
         return access(current, F_OK) == 0 ? current : "/"
-    }
-}
-
-public struct FileSystemError: Error, CustomStringConvertible {
-    public var verb: String
-    public var path: String
-    public var errno: Int32
-    public var detail: String?
-
-    public var description: String {
-        let cause = detail ?? String(cString: strerror(errno))
-        return errno == 0 ? "\(verb) \(path): \(cause)" : "\(verb) \(path): \(cause) (errno \(errno))"
     }
 }
