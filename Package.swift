@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
@@ -34,9 +35,14 @@ let package = Package(
 
         // Errors that carry an errno ("verb object: cause (errno N)") and the checks that make them.
         .target(name: "FabricSystem"),
+        // Reason, Action, Direction and the limits: the ABI header's codes with their names.
+        .target(name: "FabricABI", dependencies: ["CFabricABI"]),
         .target(name: "FabricPolicy", dependencies: ["FabricSystem", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricCompiler", dependencies: ["FabricPolicy", "FabricHost", "CFabricABI"]),
+        .target(
+            name: "FabricCompiler",
+            dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "FabricReference", dependencies: ["FabricPolicy", "FabricCompiler", "CFabricABI"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.
         // The BPF object is embedded (built by bpf/Makefile, committed like bpf2go's output).
@@ -60,28 +66,28 @@ let package = Package(
         .target(
             name: "FabricDaemon",
             dependencies: [
-                "FabricAgent", "FabricPolicy", "FabricHost", "FabricNetlink", "FabricCompiler", "FabricSystem", "CSystemd",
+                "FabricAgent", "FabricPolicy", "FabricHost", "FabricNetlink", "FabricABI", "FabricCompiler", "FabricSystem", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // Captures (pcap, pcapng) read through libpcap into Ethernet frames with interface and direction.
-        .target(name: "FabricCapture", dependencies: ["CPcap", "FabricCompiler"]),
+        .target(name: "FabricCapture", dependencies: ["CPcap", "FabricABI"]),
         // The shared fixture table: hand-written expectations, used by the reference and kernel tiers.
         .target(name: "FabricFixtures", dependencies: ["FabricPolicy", "FabricHost", "FabricReference"]),
 
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink",
+                "FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "fabricguard-bench",
-            dependencies: ["FabricPolicy", "FabricHost", "FabricCompiler", "FabricReference", "FabricFixtures"]
+            dependencies: ["FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricFixtures"]
         ),
 
         // The differential tier's kernel side, run inside a throwaway network namespace.
@@ -92,11 +98,11 @@ let package = Package(
 
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy", "FabricFixtures"]),
         .testTarget(name: "FabricHostTests", dependencies: ["FabricHost", "FabricSystem"]),
-        .testTarget(name: "FabricCompilerTests", dependencies: ["FabricCompiler", "FabricFixtures"]),
+        .testTarget(name: "FabricCompilerTests", dependencies: ["FabricABI", "FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
         .testTarget(name: "FabricNetlinkTests", dependencies: ["FabricNetlink", "FabricHost", "FabricPolicy"]),
-        .testTarget(name: "FabricDaemonTests", dependencies: ["FabricDaemon", "FabricAgent", "FabricCompiler", "FabricFixtures"]),
+        .testTarget(name: "FabricDaemonTests", dependencies: ["FabricDaemon", "FabricAgent", "FabricABI", "FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
         // Object/ABI tier: the embedded object against the ABI header; no privileges.

@@ -1,3 +1,4 @@
+import FabricABI
 import FabricCompiler
 import FabricHost
 import FabricPolicy
@@ -393,7 +394,7 @@ public final class Agent {
             let problems = Self.problems(record: record, interfaces: interfaces, host: host)
             return StatusReport(
                 installed: true, healthy: problems.isEmpty, problems: problems, generation: state?.generation,
-                activeBank: state?.activeBank, digest: state.map { "sha256:" + SHA256.hex($0.digest) }, policy: record.policy,
+                activeBank: state?.activeBank, digest: state.map { Digest.text($0.digest) }, policy: record.policy,
                 appliedAt: record.appliedAt, interfaces: interfaces)
         } catch {
             throw .kernel(verb: "read status", cause: error)

@@ -1,3 +1,4 @@
+import FabricABI
 import FabricCompiler
 
 /// Where an interface's program hangs.

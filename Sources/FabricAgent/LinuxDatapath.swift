@@ -1,4 +1,5 @@
 import CFabricABI
+import FabricABI
 import FabricBPF
 import FabricCompiler
 import FabricNetlink
@@ -76,7 +77,7 @@ public final class LinuxDatapath: Datapath {
     public var programIdentity: String { LinuxDatapath.embeddedIdentity }
 
     /// The embedded object's SHA-256: any rebuild that changes the programs changes it.
-    static let embeddedIdentity = "sha256:" + SHA256.hex(SHA256.hash(EmbeddedObject.fabricguard))
+    static let embeddedIdentity = Digest.text(Digest.sha256(EmbeddedObject.fabricguard))
 
     /// A map of the loaded object, else the pinned one (status, stats and unload do not load).
     func map(_ name: String) throws -> BPFMap {

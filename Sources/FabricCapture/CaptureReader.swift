@@ -1,5 +1,5 @@
 import CPcap
-import FabricCompiler
+import FabricABI
 
 #if canImport(Glibc)
 import Glibc

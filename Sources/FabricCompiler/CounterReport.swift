@@ -1,3 +1,5 @@
+import FabricABI
+
 /// The counters shape shared by `stats --json` (the kernel's counters) and
 /// `dry-run --json` (the reference path's), so a live run and a dry run can
 /// be compared line by line (docs/cli.md, "JSON").

@@ -1,4 +1,6 @@
+import Crypto
 import CFabricABI
+import FabricABI
 import FabricPolicy
 
 /// One key/value pair exactly as it is written into a BPF map.
@@ -86,25 +88,25 @@ extension MapPlan {
     /// over megabytes at a million prefixes).
     public var digest: [UInt8] {
         var hash = SHA256()
-        hash.update(bytes(of: UInt32(FG_ABI_VERSION)))
+        hash.update(data: bytes(of: UInt32(FG_ABI_VERSION)))
         for entry in settingEntries(bank: 0) {
-            hash.update(Array(entry.map.utf8) + [0])
-            hash.update(bytes(of: UInt32(entry.key.count)))
-            hash.update(entry.key)
-            hash.update(bytes(of: UInt32(entry.value.count)))
-            hash.update(entry.value)
+            hash.update(data: Array(entry.map.utf8) + [0])
+            hash.update(data: bytes(of: UInt32(entry.key.count)))
+            hash.update(data: entry.key)
+            hash.update(data: bytes(of: UInt32(entry.value.count)))
+            hash.update(data: entry.value)
         }
-        hash.update(Array(FG_MAP_PREFIXES.utf8) + [0])
+        hash.update(data: Array(FG_MAP_PREFIXES.utf8) + [0])
         for entry in prefixes {
-            hash.update([UInt8(entry.prefix.length), entry.prefix.family == .ipv6 ? 6 : 4])
-            hash.update(entry.prefix.address.bytes)
-            hash.update(bytes(of: entry.bucketValue))
+            hash.update(data: [UInt8(entry.prefix.length), entry.prefix.family == .ipv6 ? 6 : 4])
+            hash.update(data: entry.prefix.address.bytes)
+            hash.update(data: bytes(of: entry.bucketValue))
         }
-        return hash.finalize()
+        return Array(hash.finalize())
     }
 
-    /// `sha256:` and the digest in hex, as `check` and `status` print it.
-    public var digestText: String { "sha256:" + SHA256.hex(digest) }
+    /// The digest as `check` and `status` print it.
+    public var digestText: String { Digest.text(digest) }
 }
 
 extension DirectionConfig {

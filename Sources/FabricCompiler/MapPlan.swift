@@ -1,3 +1,4 @@
+import FabricABI
 import FabricPolicy
 
 /// The exact contents of every policy map, as the compiler decided them.

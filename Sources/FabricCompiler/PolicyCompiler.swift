@@ -1,3 +1,4 @@
+import FabricABI
 import FabricHost
 import FabricPolicy
 

@@ -1,3 +1,4 @@
+import FabricABI
 import FabricCompiler
 import FabricPolicy
 

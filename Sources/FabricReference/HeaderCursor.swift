@@ -1,3 +1,4 @@
+import FabricABI
 import FabricCompiler
 
 /// Bounds-checked header parsing over raw frame bytes.

@@ -1,4 +1,5 @@
 import CFabricABI
+import FabricABI
 import FabricCompiler
 import FabricPolicy
 

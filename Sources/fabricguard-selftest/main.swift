@@ -13,6 +13,7 @@
 // Exit status: 0 no disagreement, 1 disagreements or a kernel failure, 2 usage.
 
 import CFabricABI
+import FabricABI
 import FabricBPF
 import FabricCompiler
 import FabricFixtures

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FabricABI
 import FabricCapture
 import FabricCompiler
 import FabricHost

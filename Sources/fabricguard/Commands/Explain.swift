@@ -1,4 +1,5 @@
 import ArgumentParser
+import FabricABI
 import FabricCompiler
 import FabricPolicy
 import FabricReference

@@ -1,11 +1,51 @@
 import CFabricABI
-import FabricPolicy
 
 // Swift names for the numbered codes of bpf/include/fabricguard_abi.h. The
-// numbers come from the header; only the spellings (docs/cli.md, docs/decision.md) live here.
+// numbers come from the header; only the spellings (docs/decision.md) live here.
+
+/// A numbered code of the ABI header with a stable lower-snake-case name, as
+/// JSON, the command line and the docs spell it. The naming, ordering and
+/// coding are written once here for every such code.
+public protocol ABICode: RawRepresentable<UInt8>, Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    init(rawValue: UInt8)
+    /// The name of every code this binary knows.
+    static var names: [Self: String] { get }
+    /// What the code is, in errors and for codes without a name: "reason", "action".
+    static var kind: String { get }
+}
+
+extension ABICode {
+    /// Every known code, in numeric order.
+    public static var all: [Self] { names.keys.sorted() }
+
+    /// The lower snake case name used in JSON and on the command line
+    /// ("reason_9" for a code a newer object may know and this binary does not).
+    public var name: String { Self.names[self] ?? "\(Self.kind)_\(rawValue)" }
+    public var description: String { name }
+
+    public init?(name: String) {
+        guard let match = Self.names.first(where: { $0.value == name }) else { return nil }
+        self = match.key
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let code = Self(name: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown \(Self.kind) '\(text)'"))
+        }
+        self = code
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
+    }
+}
 
 /// Why a frame got its verdict. Stable numeric codes, never renumbered.
-public struct Reason: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct Reason: ABICode {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     init(_ code: fg_reason) { rawValue = UInt8(code.rawValue) }
@@ -21,42 +61,17 @@ public struct Reason: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
     public static let redirectUnavailable = Reason(FG_REASON_REDIRECT_UNAVAILABLE)
 
     public static let count = Int(FG_REASON_COUNT.rawValue)
+    public static let kind = "reason"
 
-    private static let names: [Reason: String] = [
+    public static let names: [Reason: String] = [
         .ok: "ok", .exempt: "exempt", .notIP: "not_ip", .unmanaged: "unmanaged", .malformed: "malformed",
         .unownedSource: "unowned_source", .foreignSource: "foreign_source",
         .foreignDestination: "foreign_destination", .redirectUnavailable: "redirect_unavailable",
     ]
-
-    public static let all: [Reason] = names.keys.sorted()
-
-    /// The lower snake case name used in JSON and on the command line.
-    public var name: String { Reason.names[self] ?? "reason_\(rawValue)" }
-    public var description: String { name }
-
-    public init?(name: String) {
-        guard let match = Reason.names.first(where: { $0.value == name }) else { return nil }
-        self = match.key
-    }
-
-    public static func < (lhs: Reason, rhs: Reason) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let reason = Reason(name: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown reason '\(text)'"))
-        }
-        self = reason
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(name)
-    }
 }
 
 /// What was done with a frame. `wouldDrop` / `wouldRedirect` pass it (audit mode).
-public struct Action: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct Action: ABICode {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     init(_ code: fg_action) { rawValue = UInt8(code.rawValue) }
@@ -68,20 +83,11 @@ public struct Action: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
     public static let wouldRedirect = Action(FG_ACTION_WOULD_REDIRECT)
 
     public static let count = Int(FG_ACTION_COUNT.rawValue)
+    public static let kind = "action"
 
-    private static let names: [Action: String] = [
+    public static let names: [Action: String] = [
         .pass: "pass", .drop: "drop", .redirect: "redirect", .wouldDrop: "would_drop", .wouldRedirect: "would_redirect",
     ]
-
-    public static let all: [Action] = names.keys.sorted()
-
-    public var name: String { Action.names[self] ?? "action_\(rawValue)" }
-    public var description: String { name }
-
-    public init?(name: String) {
-        guard let match = Action.names.first(where: { $0.value == name }) else { return nil }
-        self = match.key
-    }
 
     /// What happens to the frame itself.
     public var verdict: Verdict {
@@ -90,21 +96,6 @@ public struct Action: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
         case .redirect: .redirect
         default: .pass
         }
-    }
-
-    public static func < (lhs: Action, rhs: Action) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let action = Action(name: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown action '\(text)'"))
-        }
-        self = action
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(name)
     }
 }
 
@@ -124,44 +115,6 @@ public enum Direction: String, Sendable, Codable, CaseIterable, Comparable {
     }
 
     public static func < (lhs: Direction, rhs: Direction) -> Bool { lhs.code < rhs.code }
-}
-
-/// ABI codes of the policy settings (fg_dir_config fields).
-extension Mode {
-    public var code: UInt8 {
-        switch self {
-        case .off: UInt8(FG_MODE_OFF.rawValue)
-        case .audit: UInt8(FG_MODE_AUDIT.rawValue)
-        case .enforce: UInt8(FG_MODE_ENFORCE.rawValue)
-        }
-    }
-}
-
-extension ViolationAction {
-    public var code: UInt8 {
-        switch self {
-        case .drop: UInt8(FG_VIOLATION_DROP.rawValue)
-        case .redirect: UInt8(FG_VIOLATION_REDIRECT.rawValue)
-        }
-    }
-}
-
-extension UnownedAction {
-    public var code: UInt8 {
-        switch self {
-        case .pass: UInt8(FG_UNOWNED_PASS.rawValue)
-        case .drop: UInt8(FG_UNOWNED_DROP.rawValue)
-        }
-    }
-}
-
-extension IngressCheck {
-    public var bit: UInt8 {
-        switch self {
-        case .source: UInt8(FG_CHECK_SOURCE)
-        case .destination: UInt8(FG_CHECK_DESTINATION)
-        }
-    }
 }
 
 /// The limits of the ABI, as Swift integers.
