@@ -55,11 +55,6 @@ public struct ApplyReport: Sendable, Codable {
     public var detached: [String]
     public var warnings: [PolicyDiagnostic]
     public var timings: ApplyTimings
-
-    enum CodingKeys: String, CodingKey {
-        case changed, generation, digest, bank, adopted, interfaces, detached, warnings, timings
-        case previousGeneration = "previous_generation"
-    }
 }
 
 /// Where an apply spent its time, in milliseconds from the start of `Agent.apply`
@@ -68,16 +63,12 @@ public struct ApplyReport: Sendable, Codable {
 /// `programWait` is the part of `compile` spent waiting for programs that
 /// `preloadPrograms` started loading before the policy was read.
 public struct ApplyTimings: Sendable, Codable, Equatable {
-    public var programWait: Double
-    public var compile: Double
-    public var maps: Double
-    public var hooks: Double
-    public var visible: Double
-    public var total: Double
-
-    enum CodingKeys: String, CodingKey {
-        case programWait = "program_wait_ms", compile = "compile_ms", maps = "maps_ms", hooks = "hooks_ms", visible = "visible_ms", total = "total_ms"
-    }
+    public var programWaitMs: Double
+    public var compileMs: Double
+    public var mapsMs: Double
+    public var hooksMs: Double
+    public var visibleMs: Double
+    public var totalMs: Double
 }
 
 public struct StatusReport: Sendable, Codable {
@@ -106,12 +97,6 @@ public struct StatusReport: Sendable, Codable {
         public var hooks: [HookState]
         /// Hooks the record says are attached but the kernel does not show.
         public var missing: [Hook]
-
-        enum CodingKeys: String, CodingKey {
-            case name, ifindex, fabric, hooks, missing
-            case egressMode = "egress_mode"
-            case ingressMode = "ingress_mode"
-        }
     }
 
     /// Something that leaves the host less protected than the policy says.
@@ -140,13 +125,6 @@ public struct StatusReport: Sendable, Codable {
             self.problem = problem
             self.detail = detail
         }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case installed, healthy, problems, generation, digest, policy, interfaces
-        case daemonPID = "daemon_pid"
-        case activeBank = "active_bank"
-        case appliedAt = "applied_at"
     }
 }
 
@@ -180,10 +158,10 @@ public final class Agent {
             let duration = clock.now - start
             return Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
         }
-        var timings = ApplyTimings(programWait: 0, compile: 0, maps: 0, hooks: 0, visible: 0, total: 0)
+        var timings = ApplyTimings(programWaitMs: 0, compileMs: 0, mapsMs: 0, hooksMs: 0, visibleMs: 0, totalMs: 0)
         let preloadFailure = preload?.wait()
         preload = nil
-        timings.programWait = elapsed()
+        timings.programWaitMs = elapsed()
         let previous: AgentRecord?
         let state: GenerationState?
         do {
@@ -204,7 +182,7 @@ public final class Agent {
         }
         let plan = compilation.plan
         let digestText = plan.digestText
-        timings.compile = elapsed()
+        timings.compileMs = elapsed()
 
         // Hooks already in place are kept per interface: same programs, same
         // interface, the same hooks wanted, and the kernel still showing each.
@@ -234,7 +212,7 @@ public final class Agent {
                AgentRecord.Interface(entry, hooks: kept[entry.ifindex] ?? [], createdClsact: createdClsact(entry.ifindex))
            })
         {
-            timings.total = elapsed()
+            timings.totalMs = elapsed()
             return ApplyReport(
                 changed: false, generation: state.generation, previousGeneration: state.generation, digest: digestText,
                 bank: state.activeBank, adopted: true, interfaces: previous.interfaces, detached: [],
@@ -247,7 +225,7 @@ public final class Agent {
         let bank: UInt32 = firstActivation ? 0 : (state!.activeBank ^ 1)
         // The map contents, prefix buckets laid out, are the compiler's output too.
         let entries = plan.entries(bank: bank)
-        timings.compile = elapsed()
+        timings.compileMs = elapsed()
 
         var attachedNow: [(Hook, UInt32)] = []
         var applied: [AgentRecord.Interface] = []
@@ -266,7 +244,7 @@ public final class Agent {
                 try datapath.clearBank(bank ^ 1)
                 try datapath.write(plan.entries(bank: bank ^ 1), bank: bank ^ 1)
             }
-            timings.maps = elapsed()
+            timings.mapsMs = elapsed()
 
             for entry in plan.interfaces {
                 var created = createdClsact(entry.ifindex)
@@ -289,9 +267,9 @@ public final class Agent {
                 }
                 applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created))
             }
-            timings.hooks = elapsed()
+            timings.hooksMs = elapsed()
             try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
-            timings.visible = elapsed()
+            timings.visibleMs = elapsed()
         } catch {
             // Hooks this apply added where none of ours were before go again; the
             // ones it replaced keep enforcing the running (unflipped) policy.
@@ -319,7 +297,7 @@ public final class Agent {
         } catch {
             throw .kernel(verb: "record the applied policy", cause: error)
         }
-        timings.total = elapsed()
+        timings.totalMs = elapsed()
         return ApplyReport(
             changed: true, generation: generation, previousGeneration: state.map(\.generation), digest: digestText, bank: bank,
             adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings, timings: timings)

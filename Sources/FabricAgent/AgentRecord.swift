@@ -2,6 +2,9 @@ import FabricCompiler
 
 /// What the agent applied, kept as JSON in the pinned fg_agent_meta map so it
 /// lives and dies with the pins: `status`, `stats` and the next `apply` read it.
+/// Its keys are spelled out (not left to a key strategy): it is read back by
+/// later versions, and `counterSlots` is keyed by interface names, which a
+/// snake-case strategy would rewrite.
 public struct AgentRecord: Sendable, Equatable, Codable {
     public static let currentVersion = 1
 

@@ -31,11 +31,6 @@ public struct HookState: Sendable, Equatable, Codable {
         self.hook = hook
         self.programID = programID
     }
-
-    enum CodingKeys: String, CodingKey {
-        case hook
-        case programID = "program_id"
-    }
 }
 
 /// The switch between policy generations, as the programs read it.

@@ -73,13 +73,6 @@ public struct InterfaceEntry: Sendable, Equatable, Codable {
     }
 
     public func config(_ direction: Direction) -> DirectionConfig { direction == .egress ? egress : ingress }
-
-    enum CodingKeys: String, CodingKey {
-        case name, ifindex, fabric, egress, ingress
-        case fabricID = "fabric_id"
-        case counterSlot = "counter_slot"
-        case fastSources = "fast_sources"
-    }
 }
 
 /// A host address and the egress reason it passes with on one interface.
@@ -108,12 +101,6 @@ public struct FabricEntry: Sendable, Equatable, Codable {
         self.redirectIfindex = redirectIfindex
         self.redirectInterface = redirectInterface
     }
-
-    enum CodingKeys: String, CodingKey {
-        case id, name
-        case redirectIfindex = "redirect_ifindex"
-        case redirectInterface = "redirect_interface"
-    }
 }
 
 public struct PrefixEntry: Sendable, Equatable, Codable {
@@ -126,11 +113,6 @@ public struct PrefixEntry: Sendable, Equatable, Codable {
         self.prefix = prefix
         self.fabricID = fabricID
         self.exempt = exempt
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case prefix, exempt
-        case fabricID = "fabric_id"
     }
 }
 
@@ -148,11 +130,5 @@ public struct LocalEntry: Sendable, Equatable, Codable {
         self.interface = interface
         self.fabricID = fabricID
         self.redirectIfindex = redirectIfindex
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case address, interface
-        case fabricID = "fabric_id"
-        case redirectIfindex = "redirect_ifindex"
     }
 }

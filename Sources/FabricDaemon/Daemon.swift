@@ -38,6 +38,9 @@ public final class Daemon: Sendable {
         self.timestamp = timestamp
     }
 
+    /// How often the first apply is tried before the daemon gives up.
+    static let startAttempts = 5
+
     /// Why the daemon could not start: a policy error (exit 2) or anything else (exit 1).
     public enum StartError: Error, CustomStringConvertible {
         case policy(PolicyError)
@@ -86,17 +89,33 @@ public final class Daemon: Sendable {
         do {
             // Subscribe first, then take the snapshot: nothing in between is missed.
             changes = try host.start()
-            let report = try reconciler.reconcile(host: host.inventory(), first: true)
-            logger.info("enforcing", metadata: Self.metadata(report, cause: "start"))
-            warnings = report.warnings.map(\.description)
-            for warning in warnings { logger.warning("\(warning)") }
-        } catch let error as AgentError {
-            host.stop()
-            if case .policy(let policyError) = error { throw .policy(policyError) }
-            throw .runtime(error.description)
         } catch {
-            host.stop()
-            throw .runtime("run: read the host: \(error)")
+            throw .runtime("run: subscribe to host changes: \(error)")
+        }
+        // The host can change under the first apply (a NIC renamed or re-created
+        // while the system boots): a kernel failure is retried on a fresh
+        // snapshot a few times before the daemon gives up; a policy error is final.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let report = try reconciler.reconcile(host: host.inventory(), first: true)
+                logger.info("enforcing", metadata: Self.metadata(report, cause: "start"))
+                warnings = report.warnings.map(\.description)
+                for warning in warnings { logger.warning("\(warning)") }
+                break
+            } catch {
+                if case .policy(let policyError) = error as? AgentError {
+                    host.stop()
+                    throw .policy(policyError)
+                }
+                guard attempt < Self.startAttempts else {
+                    host.stop()
+                    throw .runtime((error as? AgentError)?.description ?? "run: read the host: \(error)")
+                }
+                logger.warning("first apply failed; retrying on a fresh look at the host", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(100 * attempt))
+            }
         }
         notifier.ready(status: reconciler.statusLine)
 

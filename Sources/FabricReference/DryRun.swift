@@ -214,13 +214,6 @@ public struct DryRunReport: Sendable, Codable {
         public var frames: Int
         public var ifindexes: [UInt32]
     }
-
-    enum CodingKeys: String, CodingKey {
-        case capture, frames, packets, counters, verdicts, unattributed
-        case linkType = "link_type"
-        case topFlows = "top_flows"
-        case untrackedViolations = "untracked_violations"
-    }
 }
 
 /// The source and destination a frame carries (ARP: sender and target), for reports.

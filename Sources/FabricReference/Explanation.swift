@@ -16,12 +16,6 @@ public struct Explanation: Sendable, Encodable {
     /// The fabric owning the source and the prefix that says so.
     public var sourceOwner: String?
     public var rule: String
-
-    enum CodingKeys: String, CodingKey {
-        case verdict, reason, action, direction, interface, fabric, source, destination, rule
-        case redirectInterface = "redirect_interface"
-        case sourceOwner = "source_owner"
-    }
 }
 
 extension ReferenceDatapath {

@@ -7,10 +7,12 @@ enum FileHandleOutput {
 }
 
 enum JSONOutput {
-    /// Stable output for scripts: sorted keys, no escaped slashes.
+    /// Stable output for scripts: sorted keys in lower snake case (the types
+    /// keep Swift's camel case; the one strategy spells every key), no escaped slashes.
     static func print<Value: Encodable>(_ value: Value) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try encoder.encode(value)
         Swift.print(String(decoding: data, as: UTF8.self))
     }

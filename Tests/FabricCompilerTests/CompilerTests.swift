@@ -178,6 +178,7 @@ struct CompilerTests {
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         return String(decoding: try encoder.encode(plan), as: UTF8.self)
     }
 

@@ -72,7 +72,7 @@ struct Apply: ParsableCommand {
             return
         }
         let was = report.previousGeneration.map { " (was \($0))" } ?? ""
-        print("applied \(self.policy): generation \(report.generation)\(was), \(report.digest), live after \(String(format: "%.0f", report.timings.visible)) ms")
+        print("applied \(self.policy): generation \(report.generation)\(was), \(report.digest), live after \(String(format: "%.0f", report.timings.visibleMs)) ms")
         for interface in report.interfaces {
             let hooks = interface.hooks.isEmpty ? "no hooks (both directions off)" : interface.hooks.map(\.rawValue).joined(separator: ", ")
             print("  \(interface.name) (ifindex \(interface.ifindex)) fabric \(interface.fabric): \(hooks)")
