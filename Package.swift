@@ -1,9 +1,11 @@
 // swift-tools-version: 6.1
 // The arrow of dependencies points one way:
 //   FabricSystem -> FabricPolicy -> FabricHost -> FabricCompiler -> FabricReference -> fabricguard
-//                                   CFabricABI -> FabricCompiler -> FabricBPF -> FabricAgent -> fabricguard
-//                                                 FabricCompiler -> FabricCapture -> fabricguard
-// The pure modules (policy, host model, compiler, reference) never see libbpf; only FabricBPF imports it.
+//   CFabricABI -> FabricABI -> FabricCompiler -> FabricBPF -> FabricAgent -> FabricDaemon -> fabricguard
+//                 FabricABI -> FabricCapture -> fabricguard
+//   CNetlink -> FabricNetlink (FabricHost) -> FabricAgent, FabricDaemon, fabricguard
+// The pure modules (policy, host model, compiler, reference) never see libbpf; only FabricBPF
+// imports it (and CBPFShim), only FabricNetlink imports libmnl, only FabricDaemon libsystemd.
 import PackageDescription
 
 let package = Package(

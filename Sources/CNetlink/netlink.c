@@ -19,25 +19,19 @@ struct sinks {
 	int filters;               /* RTM_NEWTFILTER messages seen */
 };
 
-static int link_attribute(const struct nlattr *attribute, void *data)
+/* An attribute table being filled by mnl_attr_parse: entries[type], up to max. */
+struct attribute_table {
+	const struct nlattr **entries;
+	int max;
+};
+
+static int collect_attribute(const struct nlattr *attribute, void *data)
 {
-	const struct nlattr **table = data;
-	int type = mnl_attr_get_type(attribute);
+	struct attribute_table *table = data;
 
-	if (mnl_attr_type_valid(attribute, IFLA_MAX) < 0)
+	if (mnl_attr_type_valid(attribute, (uint16_t)table->max) < 0)
 		return MNL_CB_OK;
-	table[type] = attribute;
-	return MNL_CB_OK;
-}
-
-static int address_attribute(const struct nlattr *attribute, void *data)
-{
-	const struct nlattr **table = data;
-	int type = mnl_attr_get_type(attribute);
-
-	if (mnl_attr_type_valid(attribute, IFA_MAX) < 0)
-		return MNL_CB_OK;
-	table[type] = attribute;
+	table->entries[mnl_attr_get_type(attribute)] = attribute;
 	return MNL_CB_OK;
 }
 
@@ -45,9 +39,10 @@ static void on_link(const struct nlmsghdr *message, const struct sinks *sinks)
 {
 	const struct ifinfomsg *info = mnl_nlmsg_get_payload(message);
 	const struct nlattr *table[IFLA_MAX + 1] = { 0 };
+	struct attribute_table attributes = { table, IFLA_MAX };
 	struct fg_nl_link link = { 0 };
 
-	if (mnl_attr_parse(message, sizeof(*info), link_attribute, table) != MNL_CB_OK)
+	if (mnl_attr_parse(message, sizeof(*info), collect_attribute, &attributes) != MNL_CB_OK)
 		return;
 	link.ifindex = (uint32_t)info->ifi_index;
 	link.flags = info->ifi_flags;
@@ -71,13 +66,14 @@ static void on_address(const struct nlmsghdr *message, const struct sinks *sinks
 {
 	const struct ifaddrmsg *info = mnl_nlmsg_get_payload(message);
 	const struct nlattr *table[IFA_MAX + 1] = { 0 };
+	struct attribute_table attributes = { table, IFA_MAX };
 	struct fg_nl_address address = { 0 };
 	const struct nlattr *value;
 	uint16_t length;
 
 	if (info->ifa_family != AF_INET && info->ifa_family != AF_INET6)
 		return;
-	if (mnl_attr_parse(message, sizeof(*info), address_attribute, table) != MNL_CB_OK)
+	if (mnl_attr_parse(message, sizeof(*info), collect_attribute, &attributes) != MNL_CB_OK)
 		return;
 	/* IFA_LOCAL is the host's own address on point-to-point links, where
 	 * IFA_ADDRESS is the peer's; elsewhere they are equal or IFA_LOCAL is absent. */

@@ -2,6 +2,7 @@ import FabricABI
 import FabricCompiler
 import FabricHost
 import FabricPolicy
+import FabricSystem
 import Foundation
 
 /// Why an agent operation failed: the caller's input (exit 2) or the kernel (exit 1).
@@ -154,10 +155,7 @@ public final class Agent {
     public func apply(policy: Policy, host: HostInventory, options: ApplyOptions) throws(AgentError) -> ApplyReport {
         let clock = ContinuousClock()
         let start = clock.now
-        func elapsed() -> Double {
-            let duration = clock.now - start
-            return Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
-        }
+        func elapsed() -> Double { (clock.now - start).milliseconds }
         var timings = ApplyTimings(programWaitMs: 0, compileMs: 0, mapsMs: 0, hooksMs: 0, visibleMs: 0, totalMs: 0)
         let preloadFailure = preload?.wait()
         preload = nil
@@ -182,7 +180,6 @@ public final class Agent {
         }
         let plan = compilation.plan
         let digestText = plan.digestText
-        timings.compileMs = elapsed()
 
         // Hooks already in place are kept per interface: same programs, same
         // interface, the same hooks wanted, and the kernel still showing each.
@@ -212,7 +209,8 @@ public final class Agent {
                AgentRecord.Interface(entry, hooks: kept[entry.ifindex] ?? [], createdClsact: createdClsact(entry.ifindex))
            })
         {
-            timings.totalMs = elapsed()
+            timings.compileMs = elapsed()
+            timings.totalMs = timings.compileMs
             return ApplyReport(
                 changed: false, generation: state.generation, previousGeneration: state.generation, digest: digestText,
                 bank: state.activeBank, adopted: true, interfaces: previous.interfaces, detached: [],

@@ -44,8 +44,8 @@ public final class LinuxDatapath: Datapath {
         // A long-lived owner (the daemon) loads the programs once and attaches
         // them to every interface that appears later, without verifying again.
         if object != nil { return }
-        try BPFFilesystem.makeDirectory(mapsDirectory)
-        try BPFFilesystem.makeDirectory(linksDirectory)
+        try PrivateDirectory.make(mapsDirectory)
+        try PrivateDirectory.make(linksDirectory)
         let object = try preloaded ?? Self.loadObject(adoptingPinsIn: mapsDirectory)
         preloaded = nil
         try object.pinMaps(in: mapsDirectory)
@@ -88,6 +88,16 @@ public final class LinuxDatapath: Datapath {
         return map
     }
 
+    /// The map, or nil when it was never pinned: a first apply killed while it
+    /// pinned the maps one by one leaves some without the others.
+    func mapIfPinned(_ name: String) throws -> BPFMap? {
+        do {
+            return try map(name)
+        } catch let error as SystemError where error.errno == ENOENT && object == nil {
+            return nil
+        }
+    }
+
     func program(_ name: String) throws -> BPFProgram {
         guard let object else {
             throw SystemError(verb: "attach", object: name, errno: EINVAL, detail: "the programs are not loaded (prepare first)")
@@ -98,7 +108,7 @@ public final class LinuxDatapath: Datapath {
     // MARK: Policy state
 
     public func generation() throws -> GenerationState? {
-        guard let state = try map(FG_MAP_STATE).lookup(key: UInt32(0), as: fg_state.self) else { return nil }
+        guard let state = try mapIfPinned(FG_MAP_STATE)?.lookup(key: UInt32(0), as: fg_state.self) else { return nil }
         let digest = withUnsafeBytes(of: state.digest) { Array($0) }
         return GenerationState(generation: state.generation, activeBank: state.active_bank, digest: digest)
     }
@@ -114,7 +124,7 @@ public final class LinuxDatapath: Datapath {
     }
 
     public func record() throws -> AgentRecord? {
-        guard let json = try AgentMeta.read(from: map(FG_MAP_AGENT_META)) else { return nil }
+        guard let meta = try mapIfPinned(FG_MAP_AGENT_META), let json = try AgentMeta.read(from: meta) else { return nil }
         return try JSONDecoder().decode(AgentRecord.self, from: Data(json))
     }
 
@@ -208,9 +218,7 @@ public final class LinuxDatapath: Datapath {
     // MARK: Counters
 
     public func counters() throws -> [CounterKey: CounterValue] {
-        let counters = try map(FG_MAP_COUNTERS)
-        let reasons = UInt32(Reason.count)
-        let actions = UInt32(Action.count)
+        guard let counters = try mapIfPinned(FG_MAP_COUNTERS) else { return [:] }
         var result: [CounterKey: CounterValue] = [:]
         for index in 0..<UInt32(counters.facts.maxEntries) {
             guard let values = try counters.perCPU(key: index, as: fg_counter_value.self) else { continue }

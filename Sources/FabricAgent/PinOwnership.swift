@@ -38,7 +38,7 @@ public enum PinOwnership {
     /// when it is not (as bpftool does); returns what to tell the user then.
     public static func makePinDirectory(_ pinDirectory: String) throws(SystemError) -> String? {
         let notice = try BPFFilesystem.prepare(pinDirectory)
-        try BPFFilesystem.makeDirectory(pinDirectory)
+        try PrivateDirectory.make(pinDirectory)
         return notice
     }
 
@@ -73,7 +73,7 @@ public enum PinOwnership {
     /// the pid the runtime directory names (an apply holds the lock briefly too).
     public static func daemonPID(pinDirectory: String, runtime: RuntimeDirectory) -> Int32? {
         guard let holder = DirectoryLock.holder(of: pinDirectory),
-              let text = try? readSmallFile(runtime.daemonPIDFile),
+              let text = try? TextFile.read(runtime.daemonPIDFile, maximumSize: 64),
               Int32(text.trimmingWhitespace) == holder
         else { return nil }
         return holder
@@ -81,13 +81,7 @@ public enum PinOwnership {
 
     /// Writes the daemon's pid file (and its directory, mode 0700).
     public static func writeDaemonPID(_ runtime: RuntimeDirectory) throws(SystemError) {
-        var built = ""
-        for component in runtime.path.split(separator: "/") {
-            built += "/" + component
-            if mkdir(built, 0o700) != 0, SystemError.lastErrno != EEXIST {
-                throw SystemError(verb: "create runtime directory", object: built, errno: SystemError.lastErrno)
-            }
-        }
+        try PrivateDirectory.make(runtime.path)
         let file = runtime.daemonPIDFile
         let descriptor = try SystemError.retrying("create", file) { open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
         defer { close(descriptor) }
@@ -100,15 +94,6 @@ public enum PinOwnership {
     public static func removeDaemonPID(_ runtime: RuntimeDirectory) {
         unlink(runtime.daemonPIDFile)
         rmdir(runtime.path)
-    }
-
-    private static func readSmallFile(_ path: String) throws -> String {
-        let descriptor = try SystemError.retrying("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let count = read(descriptor, &buffer, buffer.count)
-        guard count >= 0 else { throw SystemError(verb: "read", object: path, errno: SystemError.lastErrno) }
-        return String(decoding: buffer[..<count], as: UTF8.self)
     }
 }
 

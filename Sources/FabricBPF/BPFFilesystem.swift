@@ -22,17 +22,6 @@ public enum BPFFilesystem {
         return "mounted bpffs at \(standardMount) (it was not mounted)"
     }
 
-    /// Creates `path` (and its parents) with mode 0700: pins give kernel access.
-    public static func makeDirectory(_ path: String) throws(SystemError) {
-        var built = ""
-        for component in path.split(separator: "/") {
-            built += "/" + component
-            if mkdir(built, 0o700) != 0, errno != EEXIST {
-                throw SystemError(verb: "create directory", object: built, errno: errno)
-            }
-        }
-    }
-
     static func isBPFFS(_ path: String) -> Bool { fg_is_bpffs(path) == 1 }
 
     static func nearestExisting(_ path: String) -> String {

@@ -242,7 +242,7 @@ final class ReconcileLoop: Service, @unchecked Sendable {
                 if let oldest = pending.oldest {
                     let latency = clock.now - oldest
                     reconciler.recordLatency(latency)
-                    metadata["latency_ms"] = "\(Double(latency.components.attoseconds) / 1e15 + Double(latency.components.seconds) * 1e3)"
+                    metadata["latency_ms"] = "\(latency.milliseconds)"
                 }
                 logger.info("enforcing", metadata: metadata)
                 let current = report.warnings.map(\.description)

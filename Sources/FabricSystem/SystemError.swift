@@ -77,3 +77,10 @@ extension SystemError {
         #endif
     }
 }
+
+extension Duration {
+    /// The duration in (fractional) milliseconds, as logs and reports print it.
+    public var milliseconds: Double {
+        Double(components.seconds) * 1e3 + Double(components.attoseconds) / 1e15
+    }
+}

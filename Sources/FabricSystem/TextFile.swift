@@ -32,3 +32,18 @@ public enum TextFile {
         }
     }
 }
+
+/// Directories the agent owns: pin and runtime directories.
+public enum PrivateDirectory {
+    /// Creates `path` and its missing parents with mode 0700: pins give kernel
+    /// access, runtime files name the daemon. An existing directory is kept.
+    public static func make(_ path: String) throws(SystemError) {
+        var built = ""
+        for component in path.split(separator: "/") {
+            built += "/" + component
+            if mkdir(built, 0o700) != 0, SystemError.lastErrno != EEXIST {
+                throw SystemError(verb: "create directory", object: built, errno: SystemError.lastErrno)
+            }
+        }
+    }
+}

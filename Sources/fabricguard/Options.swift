@@ -60,6 +60,24 @@ struct PolicyOptions: ParsableArguments {
     }
 }
 
+/// What `apply` and `run` enforce: the policy file, how strict about missing
+/// interfaces, and where ingress hangs.
+struct EnforceOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The policy file (YAML); `run` re-reads it on SIGHUP.", valueName: "file"))
+    var policy: String
+
+    @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
+    var allowMissing = false
+
+    @Option(name: .long, help: ArgumentHelp("Ingress hook: xdp (falls back to tc) or tc.", valueName: "xdp|tc"))
+    var ingressHook: IngressHookPreference = .xdp
+
+    /// The policy file's absolute path, as records and the daemon keep it.
+    var absolutePolicyPath: String {
+        policy.hasPrefix("/") ? policy : FileManager.default.currentDirectoryPath + "/" + policy
+    }
+}
+
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON for scripts instead of text.")
     var json = false

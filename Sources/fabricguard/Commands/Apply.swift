@@ -29,14 +29,7 @@ struct Apply: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The policy file (YAML).", valueName: "file"))
-    var policy: String
-
-    @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
-    var allowMissing = false
-
-    @Option(name: .long, help: ArgumentHelp("Ingress hook: xdp (falls back to tc) or tc.", valueName: "xdp|tc"))
-    var ingressHook: IngressHookPreference = .xdp
+    @OptionGroup var enforce: EnforceOptions
 
     @OptionGroup var pins: PinOptions
     @OptionGroup var output: OutputOptions
@@ -50,19 +43,19 @@ struct Apply: ParsableCommand {
         let agent = pins.agent()
         // A first apply's program verification runs while the policy is read.
         agent.preloadPrograms()
-        let policy = try PolicyOptions.loadPolicy(path: self.policy)
+        let policy = try PolicyOptions.loadPolicy(path: enforce.policy)
         let host: HostInventory
         do {
             host = try LiveHost().inventory()
         } catch {
-            throw CommandFailure(status: .runtimeFailure, message: "apply \(self.policy): \(error)")
+            throw CommandFailure(status: .runtimeFailure, message: "apply \(enforce.policy): \(error)")
         }
         let report: ApplyReport
         do {
             report = try agent.apply(
                 policy: policy, host: host,
                 options: ApplyOptions(
-                    policyPath: absolute(self.policy), allowMissing: allowMissing, ingressHook: ingressHook,
+                    policyPath: enforce.absolutePolicyPath, allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook,
                     timestamp: ISO8601DateFormatter().string(from: Date())))
         } catch {
             throw error.failure
@@ -72,17 +65,13 @@ struct Apply: ParsableCommand {
             return
         }
         let was = report.previousGeneration.map { " (was \($0))" } ?? ""
-        print("applied \(self.policy): generation \(report.generation)\(was), \(report.digest), live after \(String(format: "%.0f", report.timings.visibleMs)) ms")
+        print("applied \(enforce.policy): generation \(report.generation)\(was), \(report.digest), live after \(String(format: "%.0f", report.timings.visibleMs)) ms")
         for interface in report.interfaces {
             let hooks = interface.hooks.isEmpty ? "no hooks (both directions off)" : interface.hooks.map(\.rawValue).joined(separator: ", ")
             print("  \(interface.name) (ifindex \(interface.ifindex)) fabric \(interface.fabric): \(hooks)")
         }
         if !report.detached.isEmpty { print("  detached from: \(report.detached.joined(separator: ", "))") }
         for warning in report.warnings { print("warning: \(warning)") }
-    }
-
-    func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 }
 

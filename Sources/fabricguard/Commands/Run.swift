@@ -35,14 +35,8 @@ struct Run: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The policy file (YAML); re-read on SIGHUP.", valueName: "file"))
-    var policy: String
-
-    @Flag(name: .long, help: "At start, accept fabric interfaces that are not on the host (later, interfaces coming and going are always followed).")
-    var allowMissing = false
-
-    @Option(name: .long, help: ArgumentHelp("Ingress hook: xdp (falls back to tc) or tc.", valueName: "xdp|tc"))
-    var ingressHook: IngressHookPreference = .xdp
+    // --allow-missing applies to the first apply: later, interfaces coming and going are followed.
+    @OptionGroup var enforce: EnforceOptions
 
     @Option(name: .long, help: ArgumentHelp("Seconds between full resyncs with the host.", valueName: "seconds"))
     var resync: Double = 30
@@ -67,10 +61,10 @@ struct Run: ParsableCommand {
             return handler
         }
         let configuration = DaemonConfiguration(
-            policyPath: policy.hasPrefix("/") ? policy : FileManager.default.currentDirectoryPath + "/" + policy,
+            policyPath: enforce.absolutePolicyPath,
             pinDirectory: pins.pinDir, runtime: pins.runtime,
-            resyncInterval: .milliseconds(Int64(resync * 1000)), unloadOnExit: unloadOnExit, allowMissing: allowMissing,
-            ingressHook: ingressHook)
+            resyncInterval: .milliseconds(Int64(resync * 1000)), unloadOnExit: unloadOnExit,
+            allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook)
         let pinDir = pins.pinDir
         let daemon = Daemon(
             configuration: configuration, host: NetlinkHostWatch(), logger: Logger(label: "fabricguard"),
