@@ -215,6 +215,11 @@ public final class LinuxDatapath: Datapath {
         return true
     }
 
+    // MARK: Events
+
+    /// The programs' violation events; each one reaches one reader.
+    public func eventRing() throws -> EventRing { try EventRing(map: map(FG_MAP_EVENTS)) }
+
     // MARK: Counters
 
     public func counters() throws -> [CounterKey: CounterValue] {

@@ -23,7 +23,7 @@ struct FabricGuard: ParsableCommand {
             `status`: 3 nothing applied, 4 applied but degraded.
             """,
         version: "0.1.0",
-        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Run.self, Status.self, Stats.self, Unload.self, DryRunCommand.self]
+        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Run.self, Status.self, Stats.self, Events.self, Unload.self, DryRunCommand.self]
     )
 }
 

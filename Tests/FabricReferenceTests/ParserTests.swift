@@ -67,3 +67,22 @@ struct ParserTests {
         }
     }
 }
+
+@Suite("Frame summaries for events")
+struct FrameSummaryTests {
+    @Test func vlanTagsAddressesProtocolAndPorts() {
+        // Ethernet, 802.1ad 100, 802.1Q 200, IPv4 UDP 10.2.0.10:40000 -> 10.2.0.100:3260.
+        var frame: [UInt8] = Array(repeating: 0xaa, count: 12)
+        frame += [0x88, 0xa8, 0x00, 100, 0x81, 0x00, 0x00, 200, 0x08, 0x00]
+        frame += [0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 2, 0, 10, 10, 2, 0, 100]
+        frame += [0x9c, 0x40, 0x0c, 0xbc, 0, 8, 0, 0]
+        let summary = FrameSummary(frame)
+        #expect(summary.vlan == [100, 200])
+        #expect(summary.source?.description == "10.2.0.10" && summary.destination?.description == "10.2.0.100")
+        #expect(summary.protocolName == "udp" && summary.sourcePort == 40000 && summary.destinationPort == 3260)
+        // Cut inside the UDP header: addresses, no ports.
+        let cut = FrameSummary(Array(frame.prefix(frame.count - 6)))
+        #expect(cut.source != nil && cut.sourcePort == nil)
+        #expect(FrameSummary([1, 2, 3]) == FrameSummary([]))
+    }
+}
