@@ -9,18 +9,6 @@ public enum HostInventoryError: Error, CustomStringConvertible, Equatable, Senda
     case system(SystemError)
     /// A host file that was read but does not describe a host: every problem, located.
     case invalid(file: String, diagnostics: [PolicyDiagnostic])
-    /// The host cannot be read for a reason no errno carries (another platform, an address
-    /// no interface claims).
-    case unreadable(action: String, reason: String)
-
-    /// "action: reason", with the failing call's errno when one failed.
-    public init(action: String, reason: String, errno: Int32? = nil) {
-        if let errno {
-            self = .system(SystemError(verb: action, object: "", errno: errno, detail: reason))
-        } else {
-            self = .unreadable(action: action, reason: reason)
-        }
-    }
 
     /// The located problems of an invalid host file; none for the other failures.
     public var diagnostics: [PolicyDiagnostic] {
@@ -32,7 +20,6 @@ public enum HostInventoryError: Error, CustomStringConvertible, Equatable, Senda
         switch self {
         case .system(let error): error.description
         case .invalid(let file, let diagnostics): PolicyDiagnostic.report("invalid host file \(file)", diagnostics)
-        case .unreadable(let action, let reason): "\(action): \(reason)"
         }
     }
 }
