@@ -70,13 +70,16 @@ public enum PinOwnership {
     }
 
     /// The pid of the daemon owning `pinDirectory`: the lock holder, when it is
-    /// the pid the runtime directory names (an apply holds the lock briefly too).
+    /// the pid the runtime directory names, or when its command line is a
+    /// `run` (a daemon started with another --runtime-dir); an apply holds the
+    /// lock briefly too, and is neither.
     public static func daemonPID(pinDirectory: String, runtime: RuntimeDirectory) -> Int32? {
-        guard let holder = DirectoryLock.holder(of: pinDirectory),
-              let text = try? TextFile.read(runtime.daemonPIDFile, maximumSize: 64),
-              Int32(text.trimmingWhitespace) == holder
-        else { return nil }
-        return holder
+        guard let holder = DirectoryLock.holder(of: pinDirectory) else { return nil }
+        if let text = try? TextFile.read(runtime.daemonPIDFile, maximumSize: 64), Int32(text.trimmingWhitespace) == holder {
+            return holder
+        }
+        let arguments = (try? TextFile.read("/proc/\(holder)/cmdline", maximumSize: 1 << 16))?.split(separator: "\0") ?? []
+        return arguments.count > 1 && arguments[1] == "run" ? holder : nil
     }
 
     /// Writes the daemon's pid file (and its directory, mode 0700).

@@ -23,6 +23,10 @@ struct DaemonLifecycleTests {
         #expect(apply.status == 1 && apply.output.contains("SIGHUP") && apply.output.contains("\(daemon.pid)"), "\(apply.output)")
         let unload = try lab.fabricguard("unload")
         #expect(unload.status == 1 && unload.output.contains("\(daemon.pid)"), "\(unload.output)")
+        // Asked with another runtime directory than the daemon's, apply still knows it is a daemon (and does not wait).
+        let elsewhere = try Command.run(["timeout", "20"] + lab.agentCommand(
+            ["apply", "--policy", policy, "--runtime-dir", lab.directory.appendingPathComponent("elsewhere").path]))
+        #expect(elsewhere.status == 1 && elsewhere.output.contains("\(daemon.pid)"), "\(elsewhere.output)")
         #expect(daemon.stop() == 0)
 
         // Concurrent applies queue: each one advances the generation exactly once,
