@@ -42,6 +42,10 @@ static void on_link(const struct nlmsghdr *message, const struct sinks *sinks)
 	struct attribute_table attributes = { table, IFLA_MAX };
 	struct fg_nl_link link = { 0 };
 
+	/* A bridge's port messages (AF_BRIDGE) describe port membership: a
+	 * "delete" there means the port left its bridge, not that the link went. */
+	if (info->ifi_family == AF_BRIDGE)
+		return;
 	if (mnl_attr_parse(message, sizeof(*info), collect_attribute, &attributes) != MNL_CB_OK)
 		return;
 	link.ifindex = (uint32_t)info->ifi_index;
