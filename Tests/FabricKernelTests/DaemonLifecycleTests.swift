@@ -62,10 +62,6 @@ struct DaemonLifecycleTests {
 
     /// The maps the attached programs use (bpftool: map_ids) are the pinned ones.
     func expectProgramsUsePinnedMaps(_ lab: Lab) throws {
-        func json(_ arguments: [String]) throws -> Any {
-            let result = try lab.run(.host, ["bpftool", "-j"] + arguments)
-            return try JSONSerialization.jsonObject(with: Data(result.output.utf8))
-        }
         let mapsDirectory = "\(lab.pinDir)/maps"
         var pinned: [String: Int] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: mapsDirectory) {
@@ -87,7 +83,6 @@ struct DaemonLifecycleTests {
                 #expect(pinned.values.contains(id), "program \(program) uses map \(name) (id \(id)), not the pinned one (\(pinned))")
             }
         }
-        _ = json
     }
 
     @Test func sighupReloadsAGoodPolicyRefusesABrokenOneAndMisjudgesNothing() throws {
