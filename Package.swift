@@ -4,6 +4,7 @@
 //   CFabricABI -> FabricABI -> FabricCompiler -> FabricBPF -> FabricAgent -> FabricDaemon -> fabricguard
 //                 FabricABI -> FabricCapture -> fabricguard
 //   CNetlink -> FabricNetlink (FabricHost) -> FabricAgent, FabricDaemon, fabricguard
+//   FabricAgent, FabricReference -> FabricEvents -> FabricDaemon, fabricguard
 // The pure modules (policy, host model, compiler, reference) never see libbpf; only FabricBPF
 // imports it (and CBPFShim), only FabricNetlink imports libmnl, only FabricDaemon libsystemd.
 import PackageDescription
@@ -20,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // The one ABI header (bpf/include/fabricguard_abi.h) as a Swift module, with layout asserts.
@@ -64,14 +67,25 @@ let package = Package(
         .target(name: "FabricNetlink", dependencies: ["CNetlink", "FabricHost", "FabricPolicy", "FabricSystem"]),
         // libsystemd's sd_notify, for Type=notify units (Debian: libsystemd-dev).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
-        // `fabricguard run`: one reconcile loop that keeps the kernel equal to (policy, live host).
+        // Violation events with names on them: the daemon's wire format, the socket client, the describer.
+        .target(
+            name: "FabricEvents",
+            dependencies: ["FabricABI", "FabricAgent", "FabricBPF", "FabricHost", "FabricPolicy", "FabricReference", "FabricSystem"]
+        ),
+        // `fabricguard run`: one reconcile loop that keeps the kernel equal to (policy, live host),
+        // plus what it serves: the events socket and the Prometheus endpoint (swift-nio, swift-prometheus).
         .target(
             name: "FabricDaemon",
             dependencies: [
                 "FabricAgent", "FabricPolicy", "FabricHost", "FabricNetlink", "FabricABI", "FabricCompiler", "FabricSystem", "CSystemd",
+                "FabricEvents", "FabricBPF",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Captures (pcap, pcapng) read through libpcap into Ethernet frames with interface and direction.
@@ -82,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink",
+                "FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink", "FabricEvents",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

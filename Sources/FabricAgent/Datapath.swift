@@ -71,6 +71,31 @@ public struct CounterValue: Sendable, Equatable {
     }
 }
 
+/// One event bucket: (counter slot, reason).
+public struct EventKey: Sendable, Hashable {
+    public var slot: UInt32
+    public var reason: Reason
+
+    public init(slot: UInt32, reason: Reason) {
+        self.slot = slot
+        self.reason = reason
+    }
+}
+
+/// What became of one bucket's violations: every one was sent, suppressed by
+/// the rate limit, or found the ring full.
+public struct EventTally: Sendable, Equatable {
+    public var sent: UInt64
+    public var suppressed: UInt64
+    public var ringFull: UInt64
+
+    public init(sent: UInt64 = 0, suppressed: UInt64 = 0, ringFull: UInt64 = 0) {
+        self.sent = sent
+        self.suppressed = suppressed
+        self.ringFull = ringFull
+    }
+}
+
 /// The kernel, as the agent needs it: the one seam between the agent's logic
 /// (generations, slots, hook diffs, records) and libbpf. `LinuxDatapath` is
 /// the real one; tests drive the agent through an in-memory fake.
@@ -116,6 +141,8 @@ public protocol Datapath: AnyObject {
     func hooks(ifindex: UInt32) throws -> [HookState]
 
     func counters() throws -> [CounterKey: CounterValue]
+    /// The event buckets that saw a violation, summed over CPUs.
+    func eventTallies() throws -> [EventKey: EventTally]
     func resetCounters(slots: Set<UInt32>) throws
 
     /// Removes every pin (maps, links) and the pin directory.

@@ -222,14 +222,20 @@ public final class LinuxDatapath: Datapath {
 
     // MARK: Counters
 
+    /// Every cell, zeros included (callers filter), read in a few batch calls.
     public func counters() throws -> [CounterKey: CounterValue] {
         guard let counters = try mapIfPinned(FG_MAP_COUNTERS) else { return [:] }
+        let values = try counters.arrayValues(as: fg_counter_value.self)
+        let cpus = counters.valuesPerKey
         var result: [CounterKey: CounterValue] = [:]
-        for index in 0..<UInt32(counters.facts.maxEntries) {
-            guard let values = try counters.perCPU(key: index, as: fg_counter_value.self) else { continue }
-            let sum = CounterValue(
-                packets: values.reduce(0) { $0 + $1.packets }, bytes: values.reduce(0) { $0 + $1.bytes })
-            let cell = fg_counter_cell_of(index)
+        result.reserveCapacity(values.count / cpus)
+        for index in 0..<values.count / cpus {
+            var sum = CounterValue(packets: 0, bytes: 0)
+            for value in values[index * cpus..<(index + 1) * cpus] {
+                sum.packets &+= value.packets
+                sum.bytes &+= value.bytes
+            }
+            let cell = fg_counter_cell_of(UInt32(index))
             let key = CounterKey(
                 slot: cell.slot, direction: cell.direction == UInt32(Direction.egress.code) ? .egress : .ingress,
                 reason: Reason(rawValue: UInt8(cell.reason)), action: Action(rawValue: UInt8(cell.action)))
@@ -238,10 +244,31 @@ public final class LinuxDatapath: Datapath {
         return result
     }
 
+    public func eventTallies() throws -> [EventKey: EventTally] {
+        guard let tallies = try mapIfPinned(FG_MAP_EVENT_TALLY) else { return [:] }
+        let values = try tallies.arrayValues(as: fg_event_tally.self)
+        let cpus = tallies.valuesPerKey
+        var result: [EventKey: EventTally] = [:]
+        for index in 0..<values.count / cpus {
+            var sum = EventTally()
+            for value in values[index * cpus..<(index + 1) * cpus] {
+                sum.sent &+= value.sent
+                sum.suppressed &+= value.suppressed
+                sum.ringFull &+= value.ring_full
+            }
+            guard sum != EventTally() else { continue }
+            let key = EventKey(slot: fg_event_slot(UInt32(index)), reason: Reason(rawValue: UInt8(fg_event_reason(UInt32(index)))))
+            result[key] = sum
+        }
+        return result
+    }
+
     public func resetCounters(slots: Set<UInt32>) throws {
         guard !slots.isEmpty else { return }
         let counters = try map(FG_MAP_COUNTERS)
+        let tallies = try map(FG_MAP_EVENT_TALLY)
         for slot in slots {
+            for reason in 0..<UInt32(Reason.count) { try tallies.zeroPerCPU(key: fg_event_index(slot, reason)) }
             for direction in Direction.allCases {
                 for reason in 0..<UInt32(Reason.count) {
                     for action in 0..<UInt32(Action.count) {

@@ -20,6 +20,8 @@ public struct RuntimeDirectory: Sendable, Equatable {
     }
 
     public var daemonPIDFile: String { "\(path)/daemon.pid" }
+    /// Where the daemon serves violation events (mode 0600).
+    public var eventsSocket: String { "\(path)/events.sock" }
 }
 
 /// One writer per pin directory: `run` holds an exclusive flock on it for its

@@ -22,7 +22,9 @@ public enum ABIMaps {
         Spec(name: FG_MAP_STATE, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_state>.size),
         Spec(name: FG_MAP_COUNTERS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_counter_value>.size),
         Spec(name: FG_MAP_EVENTS, keySize: 0, valueSize: 0),
-        Spec(name: FG_MAP_EVENT_BUDGET, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_event_budget>.size),
+        Spec(name: FG_MAP_EVENT_BUCKETS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_event_bucket>.size),
+        Spec(name: FG_MAP_EVENT_TALLY, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_event_tally>.size),
+        Spec(name: FG_MAP_SETTINGS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_settings>.size),
         Spec(name: FG_MAP_AGENT_META, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_agent_meta>.size),
         Spec(name: FG_MAP_LAST_VERDICT, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_verdict>.size),
     ]

@@ -175,6 +175,48 @@ public final class BPFMap: @unchecked Sendable {
         }
     }
 
+    /// Every value of an array map in key order, read in few system calls
+    /// (BPF_MAP_LOOKUP_BATCH): a per-CPU map gives one value per possible CPU
+    /// for each key, back to back. What a scrape of the counters costs.
+    public func arrayValues<Value>(as _: Value.Type) throws(SystemError) -> [Value] {
+        let entries = facts.maxEntries
+        let perKey = lookupSize
+        var keys = [UInt8](repeating: 0, count: entries * facts.keySize)
+        var values = [UInt8](repeating: 0, count: entries * perKey)
+        var token: UInt32 = 0
+        var done = 0
+        var first = true
+        while done < entries {
+            var chunk = UInt32(min(BPFMap.batchSize, entries - done))
+            let result = keys.withUnsafeMutableBytes { keyBytes in
+                values.withUnsafeMutableBytes { valueBytes in
+                    withUnsafeMutablePointer(to: &token) { next in
+                        bpf_map_lookup_batch(
+                            fd, first ? nil : UnsafeMutableRawPointer(next), next, keyBytes.baseAddress! + done * facts.keySize,
+                            valueBytes.baseAddress! + done * perKey, &chunk, nil)
+                    }
+                }
+            }
+            let failure = errno
+            first = false
+            done += Int(chunk)
+            if result < 0 {
+                if failure == ENOENT { break }
+                throw SystemError(verb: "read map", object: name, errno: failure)
+            }
+        }
+        let stride = valueStride
+        return values.withUnsafeBytes { raw in
+            (0..<(done * perKey / stride)).map { raw.loadUnaligned(fromByteOffset: $0 * stride, as: Value.self) }
+        }
+    }
+
+    /// The number of values `arrayValues` gives per key.
+    public var valuesPerKey: Int { lookupSize / valueStride }
+
+    /// Per-CPU values are 8-byte aligned, one after the other.
+    private var valueStride: Int { isPerCPU ? (facts.valueSize + 7) / 8 * 8 : facts.valueSize }
+
     /// Zeroes a per-CPU map's value on every CPU.
     public func zeroPerCPU<Key>(key: Key) throws(SystemError) {
         try update(key: Self.bytes(of: key), value: [UInt8](repeating: 0, count: lookupSize))

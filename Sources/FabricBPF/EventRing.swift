@@ -10,6 +10,8 @@ import Glibc
 public struct RawEvent: Sendable, Equatable {
     /// CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns).
     public var timestampNanoseconds: UInt64
+    /// The generation active when the programs sent it.
+    public var generation: UInt64
     public var ifindex: UInt32
     public var redirectIfindex: UInt32
     public var direction: UInt8
@@ -50,7 +52,7 @@ public final class EventRing {
             let event = data.loadUnaligned(as: fg_event.self)
             let head = withUnsafeBytes(of: event.head) { Array($0.prefix(Int(min(event.head_len, UInt16(FG_EVENT_HEAD_LEN))))) }
             Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().events.append(RawEvent(
-                timestampNanoseconds: event.timestamp_ns, ifindex: event.ifindex, redirectIfindex: event.redirect_ifindex,
+                timestampNanoseconds: event.timestamp_ns, generation: event.generation, ifindex: event.ifindex, redirectIfindex: event.redirect_ifindex,
                 direction: event.direction, reason: event.reason, action: event.action, frameLength: Int(event.frame_len),
                 head: head))
             return 0

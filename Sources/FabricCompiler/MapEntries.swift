@@ -27,11 +27,11 @@ extension MapPlan {
         return entries
     }
 
-    /// The entries of the small maps: interfaces, fabrics and local addresses,
-    /// ordered by map, then by key as the plan orders them.
+    /// The entries of the small maps: interfaces, fabrics, local addresses and
+    /// the policy-wide settings, ordered by map, then by key as the plan orders them.
     func settingEntries(bank: UInt32) -> [MapEntry] {
         var entries: [MapEntry] = []
-        entries.reserveCapacity(interfaces.count + locals.count + fabrics.count)
+        entries.reserveCapacity(interfaces.count + locals.count + fabrics.count + 1)
 
         for entry in interfaces {
             // The ifindex finds the slot (+ 1: 0 is "not managed"), the slot the settings.
@@ -78,6 +78,8 @@ extension MapPlan {
             value.redirect_ifindex = entry.redirectIfindex
             entries.append(MapEntry(map: FG_MAP_LOCALS, key: bytes(of: key), value: bytes(of: value)))
         }
+
+        entries.append(MapEntry(map: FG_MAP_SETTINGS, key: bytes(of: bank), value: bytes(of: events.abiValue)))
         return entries
     }
 
@@ -107,6 +109,18 @@ extension MapPlan {
 
     /// The digest as `check` and `status` print it.
     public var digestText: String { Digest.text(digest) }
+}
+
+extension EventSettings {
+    /// The bucket as the programs keep it (fg_settings): one event per
+    /// interval, up to `burst` at once.
+    var abiValue: fg_settings {
+        var value = fg_settings()
+        guard rate > 0 else { return value }
+        value.event_interval_ns = 1_000_000_000 / UInt64(rate)
+        value.event_tolerance_ns = UInt64(max(burst - 1, 0)) * value.event_interval_ns
+        return value
+    }
 }
 
 extension DirectionConfig {

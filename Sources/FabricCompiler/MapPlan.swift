@@ -14,8 +14,14 @@ public struct MapPlan: Sendable, Equatable, Codable {
     public var prefixes: [PrefixEntry]
     /// This host's addresses that a fabric owns, with their redirect targets.
     public var locals: [LocalEntry]
+    /// The policy's event budget (fg_settings).
+    public var events: EventSettings
 
-    public init(interfaces: [InterfaceEntry], fabrics: [FabricEntry], prefixes: [PrefixEntry], locals: [LocalEntry]) {
+    public init(
+        interfaces: [InterfaceEntry], fabrics: [FabricEntry], prefixes: [PrefixEntry], locals: [LocalEntry],
+        events: EventSettings = .init()
+    ) {
+        self.events = events
         self.interfaces = interfaces
         self.fabrics = fabrics
         self.prefixes = prefixes

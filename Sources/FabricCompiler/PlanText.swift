@@ -14,6 +14,9 @@ public enum PlanText {
                 + "\(count(plan.interfaces.count, "managed interface")), \(count(plan.prefixes.count, "prefix entry", "prefix entries")), "
                 + "\(count(plan.locals.count, "owned local address", "owned local addresses"))")
         lines.append("digest \(plan.digestText)")
+        lines.append(
+            "events " + (plan.events.rate == 0
+                ? "off" : "\(plan.events.rate)/s per interface and reason, bursts of \(plan.events.burst)"))
 
         for (index, fabric) in policy.fabrics.enumerated() {
             let entry = plan.fabrics[index]

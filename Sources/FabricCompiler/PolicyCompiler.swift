@@ -116,7 +116,7 @@ public enum PolicyCompiler {
 
         guard problems.isEmpty else { throw PolicyError(file: source.file, diagnostics: problems) }
         interfaces.sort { $0.ifindex < $1.ifindex }
-        let plan = MapPlan(interfaces: interfaces, fabrics: fabrics, prefixes: prefixes, locals: locals)
+        let plan = MapPlan(interfaces: interfaces, fabrics: fabrics, prefixes: prefixes, locals: locals, events: policy.events)
         return Compilation(plan: plan, warnings: warnings)
     }
 

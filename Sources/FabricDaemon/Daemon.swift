@@ -1,9 +1,12 @@
 import FabricAgent
+import FabricEvents
 import FabricHost
 import FabricNetlink
 import FabricPolicy
 import FabricSystem
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
@@ -23,13 +26,16 @@ public final class Daemon: Sendable {
     private let notifier: Notifier
     private let makeAgent: @Sendable () -> Agent
     private let timestamp: @Sendable () -> String
+    private let observability: Observability
 
     /// `makeAgent` builds the agent over the datapath of `configuration.pinDirectory`;
     /// `timestamp` gives the ISO 8601 time recorded with each apply.
     public init(
         configuration: DaemonConfiguration, host: any HostWatch, logger: Logger, notifier: Notifier = Notifier(),
+        observability: Observability = Observability(),
         makeAgent: @escaping @Sendable () -> Agent, timestamp: @escaping @Sendable () -> String
     ) {
+        self.observability = observability
         self.configuration = configuration
         self.host = host
         self.logger = logger
@@ -81,6 +87,14 @@ public final class Daemon: Sendable {
         } catch {
             throw .policy(error)
         }
+        // What the daemon serves is bound before it enforces anything: a port in
+        // use fails the start, not a daemon that already changed the kernel.
+        let served: Served
+        do {
+            served = try Served(configuration: configuration, observability: observability, logger: logger)
+        } catch {
+            throw .runtime("\(error)")
+        }
         let agent = makeAgent()
         let reconciler = Reconciler(
             configuration: configuration, agent: agent, policy: policy, logger: logger, clock: timestamp)
@@ -107,21 +121,24 @@ public final class Daemon: Sendable {
             } catch {
                 if case .policy(let policyError) = error as? AgentError {
                     host.stop()
+                    served.close()
                     throw .policy(policyError)
                 }
                 guard attempt < Self.startAttempts else {
                     host.stop()
+                    served.close()
                     throw .runtime((error as? AgentError)?.description ?? "run: read the host: \(error)")
                 }
                 logger.warning("first apply failed; retrying on a fresh look at the host", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 try? await Task.sleep(for: .milliseconds(100 * attempt))
             }
         }
+        served.startEvents(logger: logger)
         notifier.ready(status: reconciler.statusLine)
 
         let loop = ReconcileLoop(
             reconciler: reconciler, host: host, changes: changes, signals: signals, logger: logger, notifier: notifier,
-            warnings: warnings)
+            warnings: warnings, metrics: served.metrics)
         // SIGTERM and SIGINT reach the group through the loop's own signal
         // sequence (trapped early, above), not through the group's.
         let group = ServiceGroup(configuration: .init(services: [.init(service: loop)], logger: logger))
@@ -133,6 +150,7 @@ public final class Daemon: Sendable {
         }
         notifier.stopping()
         host.stop()
+        served.close()
         if configuration.unloadOnExit {
             do {
                 let interfaces = (try? host.inventory().interfaces) ?? []
@@ -166,6 +184,7 @@ final class ReconcileLoop: Service, @unchecked Sendable {
     private let logger: Logger
     private let notifier: Notifier
     private let triggers = Triggers()
+    private let metrics: DaemonMetrics?
     private let clock = ContinuousClock()
     /// The policy warnings last logged: a swap repeats them only when they change.
     private var warnings: [String] = []
@@ -175,8 +194,9 @@ final class ReconcileLoop: Service, @unchecked Sendable {
 
     init(
         reconciler: Reconciler, host: any HostWatch, changes: AsyncStream<HostChange>, signals: UnixSignalsSequence,
-        logger: Logger, notifier: Notifier, warnings: [String]
+        logger: Logger, notifier: Notifier, warnings: [String], metrics: DaemonMetrics? = nil
     ) {
+        self.metrics = metrics
         self.warnings = warnings
         self.reconciler = reconciler
         self.host = host
@@ -226,12 +246,14 @@ final class ReconcileLoop: Service, @unchecked Sendable {
         let pending = triggers.take()
         guard !pending.isEmpty else { return }
         reconciler.count(pending)
+        for kind in pending.kinds { metrics?.recordHostChange(kind.rawValue) }
+        if pending.resync || pending.retry { metrics?.recordHostChange("resync") }
         if pending.kinds.contains(.overflow) {
             logger.warning("netlink overflow: events were lost; resyncing from a full dump")
         }
         if pending.reload {
             notifier.reloading()
-            reconciler.reload()
+            metrics?.recordReload(success: reconciler.reload())
         }
         let cause = pending.reload ? "reload" : pending.hostSignals > 0 ? "host" : pending.retry ? "retry" : "resync"
         do {
@@ -242,6 +264,7 @@ final class ReconcileLoop: Service, @unchecked Sendable {
                 if let oldest = pending.oldest {
                     let latency = clock.now - oldest
                     reconciler.recordLatency(latency)
+                    metrics?.recordEnforceLatency(latency)
                     metadata["latency_ms"] = "\(latency.milliseconds)"
                 }
                 logger.info("enforcing", metadata: metadata)
@@ -264,5 +287,89 @@ final class ReconcileLoop: Service, @unchecked Sendable {
         } else {
             notifier.status(reconciler.statusLine)
         }
+    }
+}
+
+/// What the daemon serves besides enforcement, and how to reach the kernel for
+/// it: left empty (tests of the loop), the daemon serves nothing.
+public struct Observability: Sendable {
+    /// Opens the ring (after the first apply pinned it); nil: no events socket.
+    public var openEvents: (@Sendable () throws -> any RawEventSource)?
+    /// Names for the events of a new generation.
+    public var describer: @Sendable () -> EventDescriber?
+    /// Reads the kernel for a scrape; nil: no metrics, whatever --metrics says.
+    public var sampler: (any KernelSampler)?
+    public var version: String
+
+    public init(
+        openEvents: (@Sendable () throws -> any RawEventSource)? = nil,
+        describer: @escaping @Sendable () -> EventDescriber? = { nil }, sampler: (any KernelSampler)? = nil,
+        version: String = "dev"
+    ) {
+        self.openEvents = openEvents
+        self.describer = describer
+        self.sampler = sampler
+        self.version = version
+    }
+}
+
+/// The events socket and the metrics endpoint of one daemon, on one event loop.
+final class Served: Sendable {
+    let metrics: DaemonMetrics?
+    private let hub: EventHub?
+    private let openEvents: (@Sendable () throws -> any RawEventSource)?
+    private let group: MultiThreadedEventLoopGroup
+    private let servers: [@Sendable () -> Void]
+
+    init(configuration: DaemonConfiguration, observability: Observability, logger: Logger) throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        openEvents = observability.openEvents
+        hub = observability.openEvents == nil ? nil : EventHub(logger: logger, describer: observability.describer)
+        metrics = observability.sampler.map { DaemonMetrics(sampler: $0, version: observability.version) }
+        var servers: [@Sendable () -> Void] = []
+        do {
+            if let hub {
+                let path = configuration.runtime.eventsSocket
+                do {
+                    let server = try EventServer(path: path, hub: hub, group: group, logger: logger)
+                    servers.append { server.close() }
+                    logger.info("serving events", metadata: ["socket": "\(path)"])
+                } catch {
+                    throw SystemError(verb: "serve events on", object: path, errno: (error as? IOError)?.errnoCode ?? 0, detail: "\(error)")
+                }
+            }
+            if let metrics, let endpoint = configuration.metrics {
+                do {
+                    let server = try MetricsServer(
+                        host: endpoint.host, port: endpoint.port, metrics: metrics, hub: hub, group: group, logger: logger)
+                    servers.append { server.close() }
+                    logger.info("serving metrics", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "\(endpoint)")"])
+                } catch {
+                    throw SystemError(
+                        verb: "serve metrics on", object: "\(endpoint)", errno: (error as? IOError)?.errnoCode ?? 0, detail: "\(error)")
+                }
+            }
+        } catch {
+            for close in servers { close() }
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        self.servers = servers
+    }
+
+    /// Starts reading the ring: after the first apply, which pins it.
+    func startEvents(logger: Logger) {
+        guard let hub, let openEvents else { return }
+        do {
+            hub.start(source: try openEvents())
+        } catch {
+            logger.error("cannot read the events ring; the daemon runs without events", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func close() {
+        hub?.stop()
+        for close in servers { close() }
+        try? group.syncShutdownGracefully()
     }
 }

@@ -16,11 +16,15 @@ public struct DaemonConfiguration: Sendable {
     /// event to follow, not an error.
     public var allowMissing: Bool
     public var ingressHook: IngressHookPreference
+    /// Where to serve Prometheus metrics; nil: nowhere.
+    public var metrics: MetricsEndpoint?
 
     public init(
         policyPath: String, pinDirectory: String, runtime: RuntimeDirectory, resyncInterval: Duration = .seconds(30),
-        unloadOnExit: Bool = false, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp
+        unloadOnExit: Bool = false, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp,
+        metrics: MetricsEndpoint? = nil
     ) {
+        self.metrics = metrics
         self.policyPath = policyPath
         self.pinDirectory = pinDirectory
         self.runtime = runtime
@@ -29,6 +33,19 @@ public struct DaemonConfiguration: Sendable {
         self.allowMissing = allowMissing
         self.ingressHook = ingressHook
     }
+}
+
+/// `--metrics ADDR:PORT`.
+public struct MetricsEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// What the loop did, for logs, STATUS= and (later) metrics.

@@ -9,6 +9,7 @@ public struct Policy: Sendable, Equatable {
     public var ingress: IngressSettings
     public var exempt: [IPPrefix]
     public var management: [String]
+    public var events: EventSettings
     /// Where each field was written, so later stages (host validation) can
     /// point at the same file:line:column as the loader does.
     public var source: PolicySource
@@ -16,8 +17,9 @@ public struct Policy: Sendable, Equatable {
     public init(
         version: Int = 1, fabrics: [Fabric], egress: EgressSettings = .init(),
         ingress: IngressSettings = .init(), exempt: [IPPrefix] = [], management: [String] = [],
-        source: PolicySource = .init(file: "<memory>")
+        events: EventSettings = .init(), source: PolicySource = .init(file: "<memory>")
     ) {
+        self.events = events
         self.version = version
         self.fabrics = fabrics
         self.egress = egress
@@ -117,6 +119,22 @@ public struct IngressSettings: Sendable, Equatable, Codable {
         self.mode = mode
         self.checks = Array(Set(checks)).sorted()
         self.action = action
+    }
+}
+
+/// How many violation events the programs send: a token bucket per
+/// (interface, reason), `rate` a second with bursts of `burst`. What the bucket
+/// refuses is counted as suppressed; `rate: 0` turns events off.
+public struct EventSettings: Sendable, Equatable, Codable {
+    public var rate: Int
+    public var burst: Int
+
+    public static let rates = 0...1_000_000
+    public static let bursts = 1...1_000_000
+
+    public init(rate: Int = 100, burst: Int = 200) {
+        self.rate = rate
+        self.burst = burst
     }
 }
 

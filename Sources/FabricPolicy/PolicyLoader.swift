@@ -36,7 +36,7 @@ fileprivate extension NodeReader {
     // MARK: Document
 
     mutating func readPolicy(_ root: Node) -> Policy? {
-        guard let fields = mapping(root, "", keys: ["version", "fabrics", "egress", "ingress", "exempt", "management"])
+        guard let fields = mapping(root, "", keys: ["version", "fabrics", "egress", "ingress", "exempt", "management", "events"])
         else { return nil }
 
         var version: Int?
@@ -69,6 +69,7 @@ fileprivate extension NodeReader {
         let ingress = fields["ingress"].map { readIngress($0, "ingress") } ?? IngressOverride()
         let exempt = fields["exempt"].map { prefixes($0, "exempt") } ?? []
         let management = fields["management"].map { interfaceNames($0, "management") } ?? []
+        let events = fields["events"].map { readEvents($0, "events") } ?? EventSettings()
 
         let policy = Policy(
             version: version ?? 1,
@@ -80,6 +81,7 @@ fileprivate extension NodeReader {
                 action: ingress.action ?? .drop),
             exempt: exempt,
             management: management,
+            events: events,
             source: PolicySource(file: file, locations: locations, itemLocations: itemLocations)
         )
         for diagnostic in PolicyRules.check(policy) { append(diagnostic) }
@@ -127,6 +129,26 @@ fileprivate extension NodeReader {
             mode: fields["mode"].flatMap { choice($0, "\(path).mode", Mode.self) },
             action: fields["action"].flatMap { choice($0, "\(path).action", ViolationAction.self) },
             unowned: fields["unowned"].flatMap { choice($0, "\(path).unowned", UnownedAction.self) })
+    }
+
+    mutating func readEvents(_ node: Node, _ path: String) -> EventSettings {
+        var settings = EventSettings()
+        guard let fields = mapping(node, path, keys: ["rate", "burst"]) else { return settings }
+        if let value = fields["rate"], let rate = integer(value, "\(path).rate") {
+            if EventSettings.rates.contains(rate) {
+                settings.rate = rate
+            } else {
+                fail(at: value, "\(path).rate", "\(rate) is out of range (events per second per interface and reason, 0 to 1000000; 0 turns events off)")
+            }
+        }
+        if let value = fields["burst"], let burst = integer(value, "\(path).burst") {
+            if EventSettings.bursts.contains(burst) {
+                settings.burst = burst
+            } else {
+                fail(at: value, "\(path).burst", "\(burst) is out of range (1 to 1000000 events)")
+            }
+        }
+        return settings
     }
 
     mutating func readIngress(_ node: Node, _ path: String) -> IngressOverride {

@@ -22,9 +22,13 @@ struct FabricGuard: ParsableCommand {
             Exit status: 0 success, 1 runtime failure, 2 usage or policy error;
             `status`: 3 nothing applied, 4 applied but degraded.
             """,
-        version: "0.1.0",
+        version: FabricGuard.version,
         subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Run.self, Status.self, Stats.self, Events.self, Unload.self, DryRunCommand.self]
     )
+}
+
+extension FabricGuard {
+    static let version = "0.1.0"
 }
 
 /// Exit statuses, part of the contract (docs/cli.md). 3 and 4 mean

@@ -68,6 +68,7 @@ final class FakeDatapath: Datapath {
     func hooks(ifindex: UInt32) throws -> [HookState] {
         Hook.allCases.filter { attached.contains("\($0.rawValue)@\(ifindex)") }.map { HookState(hook: $0, programID: 1) }
     }
+    func eventTallies() throws -> [EventKey: EventTally] { [:] }
     func counters() throws -> [CounterKey: CounterValue] {
         [CounterKey(slot: 0, direction: .egress, reason: .foreignSource, action: .drop): CounterValue(packets: 3, bytes: 300)]
     }

@@ -15,6 +15,10 @@ struct CompilerTests {
     /// review it as such.
     static let goldenPlan = """
         {
+          "events" : {
+            "burst" : 200,
+            "rate" : 100
+          },
           "fabrics" : [
             {
               "id" : 1,
@@ -173,7 +177,7 @@ struct CompilerTests {
         }
         """
 
-    static let goldenDigest = "sha256:1611203a3a634902f6721589be01e33e8f44e251a854035108859d09bd724cee"
+    static let goldenDigest = "sha256:e5216cd1d84634bf9d0b78964e3fb2357d0ed7cf723ff3a69c428003c6e7f534"
 
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()
@@ -235,7 +239,11 @@ struct CompilerTests {
         #expect(local.value == [2, 0, 0, 0, 4, 0, 0, 0])
         let fabric = try #require(entries.first { $0.map == "fg_fabrics" && $0.value == [4, 0, 0, 0, 0, 0, 0, 0] })
         #expect(fabric.key == [66, 0, 0, 0])  // bank 1 * 64 fabrics + id 2
-        #expect(Set(entries.map(\.map)) == ["fg_ifindex", "fg_interfaces", "fg_fabrics", "fg_locals", "fg_prefix_tables", "fg_prefixes"])
+        #expect(Set(entries.map(\.map)) == ["fg_ifindex", "fg_interfaces", "fg_fabrics", "fg_locals", "fg_settings", "fg_prefix_tables", "fg_prefixes"])
+        // The event budget as the programs keep it: 100/s is one event per 10 ms, a burst of 200 is 199 intervals ahead.
+        let settings = try #require(entries.first { $0.map == "fg_settings" })
+        #expect(settings.key == withUnsafeBytes(of: UInt32(1)) { Array($0) })
+        #expect(settings.value == withUnsafeBytes(of: (UInt64(10_000_000), UInt64(1_990_000_000))) { Array($0) })
         // The ifindex finds slot + 1 in bank 1's half of fg_ifindex; the slot finds the settings.
         for interface in plan.interfaces {
             let index = 65536 + interface.ifindex

@@ -40,7 +40,8 @@ struct ReconcilerTests {
         func hooks(ifindex: UInt32) throws -> [HookState] {
             Hook.allCases.filter { attached.contains("\($0.rawValue)@\(ifindex)") }.map { HookState(hook: $0, programID: 1) }
         }
-        func counters() throws -> [CounterKey: CounterValue] { [:] }
+        func eventTallies() throws -> [EventKey: EventTally] { [:] }
+    func counters() throws -> [CounterKey: CounterValue] { [:] }
         func resetCounters(slots: Set<UInt32>) throws {}
         func removePins() throws {}
     }

@@ -60,7 +60,9 @@ struct ObjectTests {
         ("fg_state", MemoryLayout<fg_state>.size),
         ("fg_counter_value", MemoryLayout<fg_counter_value>.size),
         ("fg_event", MemoryLayout<fg_event>.size),
-        ("fg_event_budget", MemoryLayout<fg_event_budget>.size),
+        ("fg_event_bucket", MemoryLayout<fg_event_bucket>.size),
+        ("fg_event_tally", MemoryLayout<fg_event_tally>.size),
+        ("fg_settings", MemoryLayout<fg_settings>.size),
         ("fg_agent_meta", MemoryLayout<fg_agent_meta>.size),
         ("fg_verdict", MemoryLayout<fg_verdict>.size),
     ])

@@ -117,9 +117,20 @@ struct PolicyLoaderTests {
             """) == [
                 "p.yaml:3:5: fabrics[0].prefixes: missing (list the prefixes this fabric owns, e.g. `prefixes: [10.1.0.0/24]`)",
                 "p.yaml:5:5: fabrics[0].prefix: unknown key 'prefix' (did you mean 'prefixes'?); allowed here: name, interfaces, prefixes, egress, ingress",
-                "p.yaml:6:1: egres: unknown key 'egres' (did you mean 'egress'?); allowed here: version, fabrics, egress, ingress, exempt, management",
+                "p.yaml:6:1: egres: unknown key 'egres' (did you mean 'egress'?); allowed here: version, fabrics, egress, ingress, exempt, management, events",
                 "p.yaml:7:27: ingress.check: unknown key 'check' (did you mean 'checks'?); allowed here: mode, checks, action",
             ])
+    }
+
+    @Test func eventBudgetDefaultsAndBounds() throws {
+        let minimal = "version: 1\nfabrics: [{name: a, interfaces: [e0], prefixes: [10.1.0.0/24]}]\n"
+        #expect(try PolicyLoader.parse(yaml: minimal).events == EventSettings(rate: 100, burst: 200))
+        #expect(try PolicyLoader.parse(yaml: minimal + "events: {rate: 0}").events == EventSettings(rate: 0, burst: 200))
+        #expect(problems(minimal + "events: {rate: -1, burst: 0, limit: 3}") == [
+            "p.yaml:3:16: events.rate: -1 is out of range (events per second per interface and reason, 0 to 1000000; 0 turns events off)",
+            "p.yaml:3:27: events.burst: 0 is out of range (1 to 1000000 events)",
+            "p.yaml:3:30: events.limit: unknown key 'limit'; allowed here: rate, burst",
+        ])
     }
 
     @Test func unknownEnumValues() {

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define FG_ABI_VERSION 4
+#define FG_ABI_VERSION 5
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -35,7 +35,6 @@
 #define FG_EVENT_HEAD_LEN 128      /* bytes of the frame copied into an event */
 #define FG_DIGEST_LEN 32           /* SHA-256 of the compiled plan */
 #define FG_EVENTS_RING_BYTES (256 * 1024)
-#define FG_EVENTS_PER_SECOND 64    /* per CPU; violations beyond it are counted, not reported */
 #define FG_AGENT_META_LEN 65536    /* the agent's own record of what it applied */
 
 /* The tc filter fabricguard owns on each hook: other filters are left alone. */
@@ -256,9 +255,21 @@ struct fg_counter_value {
 	__u64 bytes;
 };
 
+/* fg_settings: array indexed by bank, the policy-wide settings of a generation. */
+struct fg_settings {
+	/* Events: a token bucket per (interface, reason), kept as the time the
+	 * bucket is next empty (GCRA): an event leaves when that time is at most
+	 * event_tolerance_ns ahead of now and pushes it event_interval_ns on.
+	 * interval = 1 s / rate, tolerance = (burst - 1) * interval; an interval
+	 * of 0 turns events off. */
+	__u64 event_interval_ns;
+	__u64 event_tolerance_ns;
+};
+
 /* fg_events: ring buffer of violations (sampled headers). */
 struct fg_event {
-	__u64 timestamp_ns;
+	__u64 timestamp_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 generation;    /* the generation active when the event was sent */
 	__u32 ifindex;
 	__u32 redirect_ifindex;
 	__u8 direction;
@@ -270,12 +281,26 @@ struct fg_event {
 	__u8 head[FG_EVENT_HEAD_LEN];
 };
 
-/* fg_event_budget: per-CPU rate limit of fg_events. */
-struct fg_event_budget {
-	__u64 window_start_ns;
-	__u64 checked_jiffies; /* when a suppressed violation last read the clock */
-	__u32 sent;
-	__u32 suppressed;
+/*
+ * fg_event_buckets: array indexed by fg_event_index(), one token bucket per
+ * (interface slot, reason), shared by every CPU so that the rate is the
+ * policy's whatever CPU a flood lands on. It holds the GCRA time of
+ * fg_settings; a violation that finds it too far ahead is suppressed. At the
+ * policy's rates the word changes a few hundred times a second, so a flood on
+ * several CPUs reads a shared cache line rather than bouncing one.
+ */
+struct fg_event_bucket {
+	__u64 next_ns;
+};
+
+/* fg_event_tally: per-CPU array indexed by fg_event_index(): what became of
+ * the violations of one (interface slot, reason). sent + suppressed +
+ * ring_full is every violation: nothing is lost without a count. */
+struct fg_event_tally {
+	__u64 sent;
+	__u64 suppressed;      /* refused by the bucket (or events off) */
+	__u64 ring_full;       /* allowed, but the ring had no room */
+	__u64 refused_jiffies; /* the jiffy this CPU last found the bucket empty */
 };
 
 /* fg_agent_meta: array with one entry. Never read by the programs: the agent
@@ -307,6 +332,26 @@ static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
 	return ((slot * FG_DIR_COUNT + direction) * FG_REASON_COUNT + reason) *
 		       FG_ACTION_COUNT +
 	       action;
+}
+
+enum {
+	FG_EVENT_ENTRIES = (FG_MAX_INTERFACES + 1) * FG_REASON_COUNT,
+};
+
+static inline __u32 fg_event_index(__u32 slot, __u32 reason)
+{
+	return slot * FG_REASON_COUNT + reason;
+}
+
+/* The inverse of fg_event_index. */
+static inline __u32 fg_event_slot(__u32 index)
+{
+	return index / FG_REASON_COUNT;
+}
+
+static inline __u32 fg_event_reason(__u32 index)
+{
+	return index % FG_REASON_COUNT;
 }
 
 /* The inverse of fg_counter_index, for whoever reads fg_counters back: the
@@ -343,7 +388,9 @@ static inline struct fg_counter_cell fg_counter_cell_of(__u32 index)
 #define FG_MAP_STATE "fg_state"
 #define FG_MAP_COUNTERS "fg_counters"
 #define FG_MAP_EVENTS "fg_events"
-#define FG_MAP_EVENT_BUDGET "fg_event_budget"
+#define FG_MAP_EVENT_BUCKETS "fg_event_buckets"
+#define FG_MAP_EVENT_TALLY "fg_event_tally"
+#define FG_MAP_SETTINGS "fg_settings"
 #define FG_MAP_AGENT_META "fg_agent_meta"
 #define FG_MAP_LAST_VERDICT "fg_last_verdict"
 

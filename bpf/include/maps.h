@@ -96,11 +96,25 @@ struct {
 } fg_events SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fg_event_bucket);
+	__uint(max_entries, FG_EVENT_ENTRIES);
+} fg_event_buckets SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, struct fg_event_budget);
-	__uint(max_entries, 1);
-} fg_event_budget SEC(".maps");
+	__type(value, struct fg_event_tally);
+	__uint(max_entries, FG_EVENT_ENTRIES);
+} fg_event_tally SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fg_settings);
+	__uint(max_entries, FG_BANKS);
+} fg_settings SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -13,63 +13,58 @@
 #include "globals.h"
 #include "maps.h"
 
-/* Counts the verdict, reports violations (rate-limited) and, in the test
- * tiers, records it for comparison with the reference path. */
-static __always_inline void fg_record(const struct fg_verdict *v, __u32 direction, __u32 ifindex, void *data,
+/*
+ * Reports a violation as an event when its (interface, reason) bucket has a
+ * token (fg_settings, fg_event_buckets), else counts it as suppressed.
+ *
+ * A flood costs little: once a CPU finds the bucket empty it only counts for
+ * the rest of that jiffy, without reading the clock or the shared bucket. The
+ * bucket is taken with a compare-and-swap, so two CPUs never spend one token
+ * twice; the loser of a race counts as suppressed.
+ */
+static __always_inline void fg_report(const struct fg_verdict *v, __u32 direction, __u32 ifindex, void *data,
 				      void *data_end, __u64 len)
 {
-	__u32 index = fg_counter_index(v->counter_slot, direction, v->reason, v->action);
-	struct fg_counter_value *counter;
-	struct fg_event_budget *budget;
+	__u32 index = fg_event_index(v->counter_slot, v->reason);
+	struct fg_settings *settings;
+	struct fg_event_bucket *bucket;
+	struct fg_event_tally *tally;
+	struct fg_state *state;
 	struct fg_event *event;
-	__u32 zero = 0;
-	__u64 now;
+	__u64 jiffies, now, next, start;
+	__u32 zero = 0, bank;
 
-	counter = bpf_map_lookup_elem(&fg_counters, &index);
-	if (counter) {
-		counter->packets++;
-		counter->bytes += len;
-	}
-	if (fg_record_verdicts) {
-		struct fg_verdict *last = bpf_map_lookup_elem(&fg_last_verdict, &zero);
-
-		if (last)
-			*last = *v;
-	}
-	if (v->action == FG_ACTION_PASS)
+	tally = bpf_map_lookup_elem(&fg_event_tally, &index);
+	if (!tally)
 		return;
-
-	budget = bpf_map_lookup_elem(&fg_event_budget, &zero);
-	if (!budget)
+	jiffies = bpf_jiffies64();
+	if (tally->refused_jiffies == jiffies)
+		goto suppressed;
+	state = bpf_map_lookup_elem(&fg_state, &zero);
+	bucket = bpf_map_lookup_elem(&fg_event_buckets, &index);
+	if (!state || !bucket)
 		return;
-	/* Within the budget, an event is sent and stamped. Past it, a violation
-	 * only counts, and the clock (a coarse one) is read at most once per
-	 * jiffy to see whether the window is over: a flood pays a jiffies load
-	 * per packet, and a late trickle still finds the window reopened. */
-	if (budget->sent >= FG_EVENTS_PER_SECOND) {
-		__u64 jiffies = bpf_jiffies64();
+	bank = state->active_bank & 1;
+	settings = bpf_map_lookup_elem(&fg_settings, &bank);
+	if (!settings || !settings->event_interval_ns)
+		goto refused;
 
-		budget->suppressed++;
-		if (jiffies == budget->checked_jiffies)
-			return;
-		budget->checked_jiffies = jiffies;
-		now = bpf_ktime_get_coarse_ns();
-		if ((__s64)(now - budget->window_start_ns) >= 1000000000LL) {
-			budget->window_start_ns = now;
-			budget->sent = 0;
-		}
-		return;
-	}
 	now = bpf_ktime_get_ns();
-	if ((__s64)(now - budget->window_start_ns) >= 1000000000LL) {
-		budget->window_start_ns = now;
-		budget->sent = 0;
-	}
+	next = *(volatile __u64 *)&bucket->next_ns;
+	start = next > now ? next : now;
+	if (start - now > settings->event_tolerance_ns)
+		goto refused;
+	if (__sync_val_compare_and_swap(&bucket->next_ns, next, start + settings->event_interval_ns) != next)
+		goto refused;
+
 	event = bpf_ringbuf_reserve(&fg_events, sizeof(*event), 0);
-	if (!event)
+	if (!event) {
+		tally->ring_full++;
 		return;
-	budget->sent++;
+	}
+	tally->sent++;
 	event->timestamp_ns = now;
+	event->generation = state->generation;
 	event->ifindex = ifindex;
 	event->redirect_ifindex = v->redirect_ifindex;
 	event->direction = direction;
@@ -88,6 +83,36 @@ static __always_inline void fg_record(const struct fg_verdict *v, __u32 directio
 		event->head_len = i + 1;
 	}
 	bpf_ringbuf_submit(event, 0);
+	return;
+
+refused:
+	tally->refused_jiffies = jiffies;
+suppressed:
+	tally->suppressed++;
+}
+
+/* Counts the verdict, reports violations and, in the test tiers, records it
+ * for comparison with the reference path. */
+static __always_inline void fg_record(const struct fg_verdict *v, __u32 direction, __u32 ifindex, void *data,
+				      void *data_end, __u64 len)
+{
+	__u32 index = fg_counter_index(v->counter_slot, direction, v->reason, v->action);
+	struct fg_counter_value *counter;
+	__u32 zero = 0;
+
+	counter = bpf_map_lookup_elem(&fg_counters, &index);
+	if (counter) {
+		counter->packets++;
+		counter->bytes += len;
+	}
+	if (fg_record_verdicts) {
+		struct fg_verdict *last = bpf_map_lookup_elem(&fg_last_verdict, &zero);
+
+		if (last)
+			*last = *v;
+	}
+	if (v->action != FG_ACTION_PASS)
+		fg_report(v, direction, ifindex, data, data_end, len);
 }
 
 #endif /* FABRICGUARD_RECORD_H */

@@ -2,9 +2,9 @@ import ArgumentParser
 import FabricABI
 import FabricAgent
 import FabricBPF
+import FabricCapture
+import FabricEvents
 import FabricNetlink
-import FabricPolicy
-import FabricReference
 import Foundation
 
 struct Events: ParsableCommand {
@@ -12,18 +12,28 @@ struct Events: ParsableCommand {
         abstract: "Stream violation events: a sampled frame for every drop, redirect or would-be one.",
         discussion: """
             The programs report every violation (every action but a plain pass) into a
-            ring buffer, rate-limited in the kernel (64 events per CPU per second; what
-            the budget refuses is still counted by `stats`). This reads that ring for
-            --pin-dir: one line per event, JSON lines with --json:
+            ring buffer, rate-limited in the kernel per interface and reason by the
+            policy's `events: {rate, burst}` (default 100/s, bursts of 200); what the
+            limit refuses is counted (`stats`, fabricguard_events_suppressed_total).
+
+            When `fabricguard run` owns --pin-dir, this connects to its events socket
+            (any number of readers); otherwise it reads the ring itself (one reader).
+
+            One line per event by default:
+              TIME INTERFACE (FABRIC) DIRECTION REASON ACTION: PROTO SRC -> DST, the
+              source's owning fabric and the generation that judged it.
+            --json prints JSON lines:
               {"time", "interface", "fabric", "direction", "reason", "action",
                "generation", "vlan": [..], "src", "dst", "protocol", "sport"?, "dport"?,
-               "source_fabric", "frame" (the first bytes, hex)}
-            Each event reaches one reader: run one `events` per pin directory.
-            (`generation` is the one running when the event was read.)
+               "source_fabric", "length", "frame" (the first 128 bytes, hex)}
+            --pcapng FILE writes the sampled frames instead, one interface block per
+            interface, direction and reason in each packet's comment (tcpdump -r,
+            tshark and Wireshark read it); a count goes to stderr at the end.
 
             Examples:
               sudo fabricguard events
               sudo fabricguard events --json --reason foreign_source --count 10
+              sudo fabricguard events --interface ens1f0 --count 100 --pcapng leaks.pcapng
             """
     )
 
@@ -36,6 +46,9 @@ struct Events: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Stop after this many events.", valueName: "n"))
     var count: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Write the sampled frames to this pcapng file.", valueName: "file"))
+    var pcapng: String?
+
     @OptionGroup var pins: PinOptions
     @OptionGroup var output: OutputOptions
 
@@ -44,117 +57,109 @@ struct Events: ParsableCommand {
             throw ValidationError("--reason \(reason): not a reason (\(Reason.all.map(\.name).joined(separator: ", ")))")
         }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if pcapng != nil, output.json { throw ValidationError("--pcapng and --json: choose one output") }
     }
 
     func run() throws {
-        let datapath = LinuxDatapath(pinDirectory: pins.pinDir)
-        let ring: EventRing
-        let context: EventContext
+        let source = try openSource()
+        let writer: PcapngWriter?
+        do {
+            writer = try pcapng.map { try PcapngWriter(path: $0) }
+        } catch {
+            throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
+        }
+        var shown = 0
+        while count.map({ shown < $0 }) ?? true {
+            let batch: [ViolationEvent]
+            do {
+                guard let next = try source.next() else {
+                    throw CommandFailure(status: .runtimeFailure, message: "events: the daemon closed the stream (it stopped)")
+                }
+                batch = next
+            } catch let failure as CommandFailure {
+                throw failure
+            } catch {
+                throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
+            }
+            for event in batch where matches(event) {
+                if let writer {
+                    do {
+                        try writer.write(
+                            interface: event.interface, seconds: event.epochSeconds ?? 0, bytes: event.frameBytes,
+                            length: event.length, comment: "\(event.direction) \(event.reason) \(event.action)")
+                        writer.flush()
+                    } catch {
+                        throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
+                    }
+                } else {
+                    let line = output.json ? event.jsonLine() : Array((event.text + "\n").utf8)
+                    FileHandle.standardOutput.write(Data(line))
+                }
+                shown += 1
+                if let count, shown >= count { break }
+            }
+        }
+        if let pcapng { FileHandle.standardError.write(Data("events: wrote \(shown) events to \(pcapng)\n".utf8)) }
+    }
+
+    func matches(_ event: ViolationEvent) -> Bool {
+        (interface.map { $0 == event.interface } ?? true) && (reason.map { $0 == event.reason } ?? true)
+    }
+
+    /// The daemon's socket when `run` owns the pin directory, else the pinned ring.
+    func openSource() throws -> any EventSource {
+        let pinDir = pins.pinDir
+        if let pid = PinOwnership.daemonPID(pinDirectory: pinDir, runtime: pins.runtime) {
+            let path = pins.runtime.eventsSocket
+            do {
+                return SocketSource(subscription: try EventSubscription(path: path))
+            } catch {
+                throw CommandFailure(
+                    status: .runtimeFailure,
+                    message: "events: the daemon of \(pinDir) (pid \(pid)) owns the ring, but its socket does not answer: \(error)"
+                        + " (a daemon started with --runtime-dir needs the same --runtime-dir here)")
+            }
+        }
+        let datapath = LinuxDatapath(pinDirectory: pinDir)
         do {
             guard try datapath.isInstalled() else {
-                throw CommandFailure(status: .nothingApplied, message: "events: nothing applied in \(pins.pinDir)")
+                throw CommandFailure(
+                    status: .nothingApplied,
+                    message: "events: nothing is applied in \(pinDir) and no daemon runs for it; start one with"
+                        + " `fabricguard run --policy FILE` (or `fabricguard apply --policy FILE`), then run events again")
             }
-            ring = try datapath.eventRing()
-            context = try EventContext(datapath: datapath)
+            return RingSource(
+                ring: try datapath.eventRing(),
+                describer: try EventDescriber(datapath: datapath, host: LiveHost().inventory().interfaces))
         } catch let failure as CommandFailure {
             throw failure
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
         }
-        let wanted = reason.flatMap(Reason.init(name:))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        var shown = 0
-        while count.map({ shown < $0 }) ?? true {
-            let raw: [RawEvent]
-            do {
-                raw = try ring.poll(timeoutMilliseconds: 500)
-            } catch {
-                throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
-            }
-            let generation = (try? datapath.generation())?.generation
-            for event in raw.map({ context.describe($0, generation: generation) }) {
-                guard interface.map({ $0 == event.interface }) ?? true, wanted.map({ $0.name == event.reason }) ?? true else { continue }
-                let line = output.json ? String(decoding: try encoder.encode(event), as: UTF8.self) : event.text
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
-                shown += 1
-                if let count, shown >= count { break }
-            }
-        }
     }
 }
 
-/// One event as `events` prints it.
-struct EventLine: Encodable {
-    var time: String
-    var interface: String
-    var fabric: String?
-    var direction: String
-    var reason: String
-    var action: String
-    var generation: UInt64?
-    var vlan: [UInt16]
-    var src: String?
-    var dst: String?
-    var `protocol`: String?
-    var sport: UInt16?
-    var dport: UInt16?
-    var sourceFabric: String?
-    var frame: String
+/// Where `events` gets its events from.
+protocol EventSource {
+    /// The next events (possibly none after a quiet wait); nil when the stream ended.
+    func next() throws -> [ViolationEvent]?
+}
 
-    var text: String {
-        let ports = dport.map { ":\($0)" } ?? ""
-        let tags = vlan.isEmpty ? "" : " vlan \(vlan.map(String.init).joined(separator: "."))"
-        return "\(time) \(interface) \(direction) \(reason) \(action): \(`protocol` ?? "?") \(src ?? "?") -> \(dst ?? "?")\(ports)\(tags)"
-            + (sourceFabric.map { " (source owned by \($0))" } ?? "")
+/// The pinned ring, read directly: this process is its one consumer.
+struct RingSource: EventSource {
+    let ring: EventRing
+    let describer: EventDescriber
+
+    func next() throws -> [ViolationEvent]? {
+        try ring.poll(timeoutMilliseconds: 500).map(describer.describe)
     }
 }
 
-/// Names for what an event carries as numbers: interfaces and fabrics from
-/// the agent's record (the live host for the rest), source owners from the
-/// applied policy file, times from the monotonic clock.
-struct EventContext {
-    var names: [UInt32: String] = [:]
-    var fabrics: [String: String] = [:]
-    var owners: [(prefix: IPPrefix, fabric: String)] = []
+/// The daemon's fan-out socket.
+struct SocketSource: EventSource {
+    let subscription: EventSubscription
 
-    init(datapath: LinuxDatapath) throws {
-        for interface in try LiveHost().inventory().interfaces { names[interface.index] = interface.name }
-        if let record = try datapath.record() {
-            for interface in record.interfaces {
-                names[interface.ifindex] = interface.name
-                fabrics[interface.name] = interface.fabric
-            }
-            if let policy = try? PolicyLoader.load(path: record.policy) {
-                owners = policy.fabrics.flatMap { fabric in fabric.prefixes.map { (prefix: $0, fabric: fabric.name) } }
-                    .sorted { $0.prefix.length > $1.prefix.length }
-            }
-        }
-    }
-
-    func describe(_ event: RawEvent, generation: UInt64?) -> EventLine {
-        let summary = FrameSummary(event.head)
-        let name = names[event.ifindex] ?? "ifindex \(event.ifindex)"
-        return EventLine(
-            time: Self.wallClock(monotonicNanoseconds: event.timestampNanoseconds), interface: name, fabric: fabrics[name],
-            direction: event.direction == Direction.egress.code ? "egress" : "ingress", reason: Reason(rawValue: event.reason).name,
-            action: Action(rawValue: event.action).name, generation: generation, vlan: summary.vlan,
-            src: summary.source?.description, dst: summary.destination?.description, protocol: summary.protocolName,
-            sport: summary.sourcePort, dport: summary.destinationPort,
-            sourceFabric: summary.source.flatMap { source in owners.first { $0.prefix.contains(source) }?.fabric },
-            frame: event.head.map { String(format: "%02x", $0) }.joined())
-    }
-
-    /// RFC 3339 in UTC, from bpf_ktime_get_ns (CLOCK_MONOTONIC).
-    static func wallClock(monotonicNanoseconds: UInt64) -> String {
-        var monotonic = timespec(), realtime = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &monotonic)
-        clock_gettime(CLOCK_REALTIME, &realtime)
-        let now = Double(monotonic.tv_sec) + Double(monotonic.tv_nsec) / 1e9
-        let wall = Double(realtime.tv_sec) + Double(realtime.tv_nsec) / 1e9 - (now - Double(monotonicNanoseconds) / 1e9)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: wall))
+    func next() throws -> [ViolationEvent]? {
+        try subscription.next().map { [$0] }
     }
 }

@@ -1,7 +1,11 @@
 import ArgumentParser
 import FabricAgent
+import FabricBPF
 import FabricDaemon
+import FabricEvents
 import FabricHost
+import FabricNetlink
+import FabricPolicy
 import Foundation
 import Logging
 
@@ -26,7 +30,18 @@ struct Run: ParsableCommand {
             pid, and `apply` refuses while run owns the directory. Under systemd
             (Type=notify) it reports READY=1 once enforcing, RELOADING=1 around a
             reload, STATUS= with the generation, and WATCHDOG=1 when WatchdogSec= asks.
-            Logs go to stderr.
+            Logs go to stderr; violations are summarized per interface and reason at
+            most every 10 s (with the most frequent source -> destination).
+
+            Events: the daemon owns the events ring and serves it on a unix socket
+            (mode 0600) in its runtime directory; `fabricguard events` connects to it,
+            any number at once. A reader too slow to keep up loses events (counted
+            in fabricguard_event_client_drops_total), never the daemon's time.
+
+            Metrics: Prometheus text format at http://ADDR:PORT/metrics, `ok` at
+            /healthz (default \(Run.defaultMetrics), loopback only unless
+            --metrics-allow-remote; `--metrics off` serves none). Kernel counters
+            are read at scrape time. docs/cli.md lists the metrics.
 
             Examples:
               sudo fabricguard run --policy /etc/fabricguard/fabrics.yaml
@@ -47,10 +62,52 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Serve Prometheus metrics here (ADDR:PORT, [IPv6]:PORT, or off).", valueName: "addr:port|off"))
+    var metrics = Run.defaultMetrics
+
+    @Flag(name: .long, help: "Allow --metrics on an address other than loopback (the endpoint has no authentication).")
+    var metricsAllowRemote = false
+
     @OptionGroup var pins: PinOptions
+
+    static let defaultMetrics = "127.0.0.1:9750"
 
     func validate() throws {
         guard resync > 0 else { throw ValidationError("--resync must be more than 0 seconds") }
+        if let endpoint = try Self.endpoint(metrics), !metricsAllowRemote, !Self.isLoopback(endpoint.host) {
+            throw ValidationError(
+                "--metrics \(metrics): \(endpoint.host) is not a loopback address; the endpoint has no authentication,"
+                    + " so serving it beyond this host needs --metrics-allow-remote")
+        }
+    }
+
+    /// `off`, `HOST:PORT` or `[IPv6]:PORT`.
+    static func endpoint(_ text: String) throws -> MetricsEndpoint? {
+        if text == "off" { return nil }
+        let host: Substring, port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") {
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else if let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") {
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        } else {
+            throw ValidationError("--metrics \(text): expected ADDR:PORT, [IPv6]:PORT or off (e.g. \(defaultMetrics))")
+        }
+        guard let number = Int(port), (0...65535).contains(number) else {
+            throw ValidationError("--metrics \(text): '\(port)' is not a port (0-65535)")
+        }
+        guard host == "localhost" || IPAddress(String(host)) != nil else {
+            throw ValidationError("--metrics \(text): '\(host)' is not an IP address (or localhost)")
+        }
+        return MetricsEndpoint(host: host == "localhost" ? "127.0.0.1" : String(host), port: number)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        guard let address = IPAddress(host) else { return false }
+        return address == IPAddress("::1") || IPPrefix(covering: IPAddress("127.0.0.0")!, length: 8).contains(address)
     }
 
     func runDaemon() async throws {
@@ -64,10 +121,17 @@ struct Run: ParsableCommand {
             policyPath: enforce.absolutePolicyPath,
             pinDirectory: pins.pinDir, runtime: pins.runtime,
             resyncInterval: .milliseconds(Int64(resync * 1000)), unloadOnExit: unloadOnExit,
-            allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook)
+            allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook, metrics: try Self.endpoint(metrics))
         let pinDir = pins.pinDir
+        let observability = Observability(
+            openEvents: { try LinuxDatapath(pinDirectory: pinDir).eventRing() },
+            describer: {
+                try? EventDescriber(datapath: LinuxDatapath(pinDirectory: pinDir), host: LiveHost().inventory().interfaces)
+            },
+            sampler: PinnedSampler(pinDirectory: pinDir), version: FabricGuard.version)
         let daemon = Daemon(
             configuration: configuration, host: NetlinkHostWatch(), logger: Logger(label: "fabricguard"),
+            observability: observability,
             makeAgent: { Agent(datapath: LinuxDatapath(pinDirectory: pinDir)) },
             timestamp: { ISO8601DateFormatter().string(from: Date()) })
         do {

@@ -1,0 +1,137 @@
+import FabricBPF
+import FabricEvents
+import Foundation
+import Logging
+import Synchronization
+
+/// Someone who wants every event line: an `events` client on the socket.
+public protocol EventSubscriber: AnyObject, Sendable {
+    /// Takes one JSON line without waiting; false when the subscriber cannot
+    /// take it now (a slow reader), so the line is dropped for it alone.
+    func offer(_ line: [UInt8]) -> Bool
+}
+
+/// Where the hub reads raw events: the pinned ring (`EventRing`) in the daemon.
+public protocol RawEventSource: AnyObject {
+    func poll(timeoutMilliseconds: Int32) throws -> [RawEvent]
+}
+
+extension EventRing: RawEventSource {}
+
+/// The one consumer of the ring while the daemon runs. A thread of its own
+/// polls it (a blocking poll must not hold one of the cooperative pool's few
+/// threads), describes each event once and offers the line to every
+/// subscriber; a subscriber that cannot keep up loses lines, counted, and
+/// never slows the others or the ring.
+public final class EventHub: Sendable {
+    private struct State {
+        var subscribers: [ObjectIdentifier: any EventSubscriber] = [:]
+        var describer: EventDescriber
+        var describedGeneration: UInt64?
+        var delivered: UInt64 = 0
+        var dropped: UInt64 = 0
+        var received: UInt64 = 0
+        var running = false
+        var stopped = false
+    }
+
+    private let state: Mutex<State>
+    private let finished = DispatchSemaphore(value: 0)
+    private let logger: Logger
+    /// Names for a new generation: interfaces and policy change only with one.
+    private let describe: @Sendable () -> EventDescriber?
+    let summary: ViolationSummary
+
+    public init(logger: Logger, summaryInterval: Duration = .seconds(10), describer: @escaping @Sendable () -> EventDescriber?) {
+        self.logger = logger
+        self.describe = describer
+        self.summary = ViolationSummary(interval: summaryInterval, logger: logger)
+        state = Mutex(State(describer: describer() ?? EventDescriber(record: nil, host: [], policy: nil)))
+    }
+
+    public struct Counts: Sendable, Equatable {
+        public var received: UInt64
+        public var delivered: UInt64
+        /// Lines a slow subscriber could not take.
+        public var dropped: UInt64
+        public var subscribers: Int
+    }
+
+    public var counts: Counts {
+        state.withLock { Counts(received: $0.received, delivered: $0.delivered, dropped: $0.dropped, subscribers: $0.subscribers.count) }
+    }
+
+    public func subscribe(_ subscriber: any EventSubscriber) {
+        state.withLock { $0.subscribers[ObjectIdentifier(subscriber)] = subscriber }
+    }
+
+    public func unsubscribe(_ subscriber: any EventSubscriber) {
+        state.withLock { _ = $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
+    }
+
+    /// Starts the polling thread over `source` (which it then owns).
+    public func start(source: any RawEventSource) {
+        let box = SourceBox(source)
+        state.withLock { $0.running = true }
+        let thread = Thread { [self] in
+            self.pump(box.source)
+            self.finished.signal()
+        }
+        thread.name = "fabricguard-events"
+        thread.start()
+    }
+
+    /// Stops the thread (within one poll interval) and waits for it.
+    public func stop() {
+        let wasRunning = state.withLock { state in
+            defer { state.stopped = true }
+            return state.running && !state.stopped
+        }
+        if wasRunning { finished.wait() }
+    }
+
+    static let pollMilliseconds: Int32 = 200
+
+    private func pump(_ source: any RawEventSource) {
+        while !state.withLock({ $0.stopped }) {
+            let raw: [RawEvent]
+            do {
+                raw = try source.poll(timeoutMilliseconds: Self.pollMilliseconds)
+            } catch {
+                logger.error("reading the events ring failed; events stop", metadata: ["error": "\(error)"])
+                return
+            }
+            for event in raw { publish(event) }
+            summary.flushIfDue()
+        }
+    }
+
+    func publish(_ raw: RawEvent) {
+        let stale = state.withLock { $0.describedGeneration != raw.generation }
+        let fresh = stale ? describe() : nil
+        let (event, subscribers) = state.withLock { state -> (ViolationEvent, [any EventSubscriber]) in
+            if stale {
+                if let fresh { state.describer = fresh }
+                state.describedGeneration = raw.generation
+            }
+            state.received += 1
+            return (state.describer.describe(raw), Array(state.subscribers.values))
+        }
+        summary.add(event)
+        guard !subscribers.isEmpty else { return }
+        let line = event.jsonLine()
+        var delivered: UInt64 = 0
+        for subscriber in subscribers where subscriber.offer(line) { delivered += 1 }
+        let dropped = UInt64(subscribers.count) - delivered
+        state.withLock {
+            $0.delivered += delivered
+            $0.dropped += dropped
+        }
+    }
+}
+
+/// Hands a non-Sendable source to the one thread that uses it.
+private final class SourceBox: @unchecked Sendable {
+    let source: any RawEventSource
+    init(_ source: any RawEventSource) { self.source = source }
+}
