@@ -428,7 +428,12 @@ public final class Agent {
                     interface: name, direction: key.direction, reason: key.reason, action: key.action, packets: value.packets,
                     bytes: value.bytes))
             }
-            return CounterReport(counters: rows)
+            let events = try datapath.eventTallies().map { key, tally in
+                CounterReport.EventRow(
+                    interface: key.slot == ABILimits.unmanagedSlot ? "(unmanaged)" : record?.interfaceName(slot: key.slot) ?? "slot \(key.slot)",
+                    reason: key.reason, sent: tally.sent, suppressed: tally.suppressed, ringFull: tally.ringFull)
+            }
+            return CounterReport(counters: rows, events: events)
         } catch {
             throw .kernel(verb: "read counters", cause: error)
         }

@@ -7,6 +7,26 @@ public struct CounterReport: Sendable, Equatable, Codable {
     /// Frames judged, where the source knows it (dry-run); absent for the kernel.
     public var packets: UInt64?
     public var counters: [Row]
+    /// What became of the violations, per interface and reason (the kernel's
+    /// event tallies): sent as events, suppressed by the rate limit, or lost
+    /// to a full ring. Absent for dry-run, which sends no events.
+    public var events: [EventRow]?
+
+    public struct EventRow: Sendable, Equatable, Codable {
+        public var interface: String
+        public var reason: Reason
+        public var sent: UInt64
+        public var suppressed: UInt64
+        public var ringFull: UInt64
+
+        public init(interface: String, reason: Reason, sent: UInt64, suppressed: UInt64, ringFull: UInt64) {
+            self.interface = interface
+            self.reason = reason
+            self.sent = sent
+            self.suppressed = suppressed
+            self.ringFull = ringFull
+        }
+    }
 
     public struct Row: Sendable, Equatable, Codable {
         public var interface: String
@@ -26,8 +46,9 @@ public struct CounterReport: Sendable, Equatable, Codable {
         }
     }
 
-    public init(packets: UInt64? = nil, counters: [Row]) {
+    public init(packets: UInt64? = nil, counters: [Row], events: [EventRow]? = nil) {
         self.packets = packets
+        self.events = events?.sorted { ($0.interface, $0.reason) < ($1.interface, $1.reason) }
         self.counters = counters.sorted {
             ($0.interface, $0.direction, $0.reason, $0.action) < ($1.interface, $1.direction, $1.reason, $1.action)
         }

@@ -6,9 +6,9 @@ import Synchronization
 
 /// Someone who wants every event line: an `events` client on the socket.
 public protocol EventSubscriber: AnyObject, Sendable {
-    /// Takes one JSON line without waiting; false when the subscriber cannot
-    /// take it now (a slow reader), so the line is dropped for it alone.
-    func offer(_ line: [UInt8]) -> Bool
+    /// Takes JSON lines (one or more events) without waiting; false when the
+    /// subscriber cannot take them now (a slow reader): they are dropped for it alone.
+    func offer(_ lines: [UInt8]) -> Bool
 }
 
 /// Where the hub reads raw events: the pinned ring (`EventRing`) in the daemon.
@@ -101,28 +101,38 @@ public final class EventHub: Sendable {
                 logger.error("reading the events ring failed; events stop", metadata: ["error": "\(error)"])
                 return
             }
-            for event in raw { publish(event) }
+            if !raw.isEmpty { publish(raw) }
             summary.flushIfDue()
         }
     }
 
-    func publish(_ raw: RawEvent) {
-        let stale = state.withLock { $0.describedGeneration != raw.generation }
+    /// Describes one poll's events and offers them to each subscriber as one
+    /// write: a cross-thread write per event would cost more than the event.
+    func publish(_ batch: [RawEvent]) {
+        // Names are read again when the generation moves (the host or the policy changed).
+        let latest = batch.last!.generation
+        let stale = state.withLock { $0.describedGeneration != latest }
         let fresh = stale ? describe() : nil
-        let (event, subscribers) = state.withLock { state -> (ViolationEvent, [any EventSubscriber]) in
+        let (events, subscribers) = state.withLock { state -> ([ViolationEvent], [any EventSubscriber]) in
             if stale {
                 if let fresh { state.describer = fresh }
-                state.describedGeneration = raw.generation
+                state.describedGeneration = latest
             }
-            state.received += 1
-            return (state.describer.describe(raw), Array(state.subscribers.values))
+            state.received += UInt64(batch.count)
+            return (batch.map(state.describer.describe), Array(state.subscribers.values))
         }
-        summary.add(event)
+        for event in events { summary.add(event) }
         guard !subscribers.isEmpty else { return }
-        let line = event.jsonLine()
-        var delivered: UInt64 = 0
-        for subscriber in subscribers where subscriber.offer(line) { delivered += 1 }
-        let dropped = UInt64(subscribers.count) - delivered
+        var lines: [UInt8] = []
+        for event in events { lines += event.jsonLine() }
+        var delivered: UInt64 = 0, dropped: UInt64 = 0
+        for subscriber in subscribers {
+            if subscriber.offer(lines) {
+                delivered += UInt64(events.count)
+            } else {
+                dropped += UInt64(events.count)
+            }
+        }
         state.withLock {
             $0.delivered += delivered
             $0.dropped += dropped

@@ -78,9 +78,9 @@ private final class EventClientHandler: ChannelInboundHandler, EventSubscriber, 
         context.close(promise: nil)
     }
 
-    func offer(_ line: [UInt8]) -> Bool {
+    func offer(_ lines: [UInt8]) -> Bool {
         guard let channel = channelBox.withLock({ $0 }), channel.isWritable else { return false }
-        channel.writeAndFlush(ByteBuffer(bytes: line), promise: nil)
+        channel.writeAndFlush(ByteBuffer(bytes: lines), promise: nil)
         return true
     }
 }

@@ -4,7 +4,6 @@ import FabricBPF
 import FabricHost
 import FabricPolicy
 import FabricReference
-import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -64,10 +63,8 @@ public struct EventDescriber: Sendable {
         var monotonic = timespec(), realtime = timespec()
         clock_gettime(CLOCK_MONOTONIC, &monotonic)
         clock_gettime(CLOCK_REALTIME, &realtime)
-        let now = Double(monotonic.tv_sec) + Double(monotonic.tv_nsec) / 1e9
-        let wall = Double(realtime.tv_sec) + Double(realtime.tv_nsec) / 1e9 - (now - Double(monotonicNanoseconds) / 1e9)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: wall))
+        let now = Int64(monotonic.tv_sec) * 1_000_000_000 + Int64(monotonic.tv_nsec)
+        let wall = Int64(realtime.tv_sec) * 1_000_000_000 + Int64(realtime.tv_nsec)
+        return RFC3339.format(epochNanoseconds: wall - (now - Int64(monotonicNanoseconds)))
     }
 }

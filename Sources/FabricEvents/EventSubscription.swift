@@ -35,17 +35,18 @@ public final class EventSubscription {
 
     deinit { close(descriptor) }
 
-    /// The next event, waiting for it; nil when the daemon closed the stream.
-    public func next() throws -> ViolationEvent? {
+    /// The next event and its JSON line as the daemon wrote it (newline
+    /// included), waiting for it; nil when the daemon closed the stream.
+    public func next() throws -> (event: ViolationEvent, line: [UInt8])? {
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = buffer[start..<newline]
+                let line = Array(buffer[start...newline])
                 start = newline + 1
                 if start > 65536 {
                     buffer.removeFirst(start)
                     start = 0
                 }
-                return try ViolationEvent.decoder.decode(ViolationEvent.self, from: Data(line))
+                return (try ViolationEvent.decoder.decode(ViolationEvent.self, from: Data(line)), line)
             }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let count = try SystemError.retrying("read events from", "the daemon") {

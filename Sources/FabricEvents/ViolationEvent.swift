@@ -5,7 +5,7 @@ import Foundation
 /// the daemon's socket and out of `events --json`, one object per line, keys
 /// in lower snake case.
 public struct ViolationEvent: Sendable, Equatable, Codable {
-    /// RFC 3339, UTC, with fractional seconds.
+    /// RFC 3339, UTC, with microseconds.
     public var time: String
     public var interface: String
     public var fabric: String?
@@ -78,11 +78,7 @@ public struct ViolationEvent: Sendable, Equatable, Codable {
     }
 
     /// `time` as seconds since the epoch, nil when it does not parse.
-    public var epochSeconds: Double? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: time)?.timeIntervalSince1970
-    }
+    public var epochSeconds: Double? { RFC3339.parse(time) }
 
     static func nibble(_ digit: UInt8) -> UInt8? {
         switch digit {

@@ -70,7 +70,7 @@ struct Events: ParsableCommand {
         }
         var shown = 0
         while count.map({ shown < $0 }) ?? true {
-            let batch: [ViolationEvent]
+            let batch: [(event: ViolationEvent, line: [UInt8])]
             do {
                 guard let next = try source.next() else {
                     throw CommandFailure(status: .runtimeFailure, message: "events: the daemon closed the stream (it stopped)")
@@ -81,7 +81,7 @@ struct Events: ParsableCommand {
             } catch {
                 throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
             }
-            for event in batch where matches(event) {
+            for (event, line) in batch where matches(event) {
                 if let writer {
                     do {
                         try writer.write(
@@ -92,8 +92,7 @@ struct Events: ParsableCommand {
                         throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
                     }
                 } else {
-                    let line = output.json ? event.jsonLine() : Array((event.text + "\n").utf8)
-                    FileHandle.standardOutput.write(Data(line))
+                    FileHandle.standardOutput.write(Data(output.json ? line : Array((event.text + "\n").utf8)))
                 }
                 shown += 1
                 if let count, shown >= count { break }
@@ -141,8 +140,9 @@ struct Events: ParsableCommand {
 
 /// Where `events` gets its events from.
 protocol EventSource {
-    /// The next events (possibly none after a quiet wait); nil when the stream ended.
-    func next() throws -> [ViolationEvent]?
+    /// The next events with their JSON lines (possibly none after a quiet
+    /// wait); nil when the stream ended.
+    func next() throws -> [(event: ViolationEvent, line: [UInt8])]?
 }
 
 /// The pinned ring, read directly: this process is its one consumer.
@@ -150,8 +150,11 @@ struct RingSource: EventSource {
     let ring: EventRing
     let describer: EventDescriber
 
-    func next() throws -> [ViolationEvent]? {
-        try ring.poll(timeoutMilliseconds: 500).map(describer.describe)
+    func next() throws -> [(event: ViolationEvent, line: [UInt8])]? {
+        try ring.poll(timeoutMilliseconds: 500).map { raw in
+            let event = describer.describe(raw)
+            return (event, event.jsonLine())
+        }
     }
 }
 
@@ -159,7 +162,7 @@ struct RingSource: EventSource {
 struct SocketSource: EventSource {
     let subscription: EventSubscription
 
-    func next() throws -> [ViolationEvent]? {
+    func next() throws -> [(event: ViolationEvent, line: [UInt8])]? {
         try subscription.next().map { [$0] }
     }
 }
