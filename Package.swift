@@ -118,7 +118,11 @@ let package = Package(
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),
         .testTarget(name: "FabricNetlinkTests", dependencies: ["FabricNetlink", "FabricHost", "FabricPolicy"]),
-        .testTarget(name: "FabricDaemonTests", dependencies: ["FabricDaemon", "FabricAgent", "FabricABI", "FabricCompiler", "FabricFixtures"]),
+        .testTarget(
+            name: "FabricDaemonTests",
+            dependencies: ["FabricDaemon", "FabricAgent", "FabricABI", "FabricBPF", "FabricCompiler", "FabricEvents", "FabricFixtures"]
+        ),
+        .testTarget(name: "FabricEventsTests", dependencies: ["FabricEvents", "FabricBPF", "FabricABI", "FabricAgent", "FabricFixtures", "FabricPolicy", "FabricReference"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
         // Object/ABI tier: the embedded object against the ABI header; no privileges.

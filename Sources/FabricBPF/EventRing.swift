@@ -20,6 +20,21 @@ public struct RawEvent: Sendable, Equatable {
     /// The frame's length on the wire; `head` holds its first bytes.
     public var frameLength: Int
     public var head: [UInt8]
+
+    public init(
+        timestampNanoseconds: UInt64, generation: UInt64, ifindex: UInt32, redirectIfindex: UInt32 = 0, direction: UInt8,
+        reason: UInt8, action: UInt8, frameLength: Int, head: [UInt8]
+    ) {
+        self.timestampNanoseconds = timestampNanoseconds
+        self.generation = generation
+        self.ifindex = ifindex
+        self.redirectIfindex = redirectIfindex
+        self.direction = direction
+        self.reason = reason
+        self.action = action
+        self.frameLength = frameLength
+        self.head = head
+    }
 }
 
 /// The programs' ring buffer of violation events (fg_events), read through

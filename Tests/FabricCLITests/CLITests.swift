@@ -62,6 +62,24 @@ struct CLITests {
         #expect(result.stdout.contains("interface 'sand0' of fabric 'san-d' is down"))
     }
 
+    /// The metrics endpoint has no authentication: beyond loopback only when asked.
+    @Test(arguments: [
+        ("0.0.0.0:9750", "0.0.0.0 is not a loopback address"),
+        ("[::]:9750", ":: is not a loopback address"),
+        ("9750", "expected ADDR:PORT, [IPv6]:PORT or off"),
+        ("127.0.0.1:http", "'http' is not a port"),
+        ("example.org:9750", "'example.org' is not an IP address"),
+    ])
+    func runRefusesAMetricsAddressItShouldNotServe(address: String, message: String) throws {
+        let result = try run("run", "--policy", Self.path("policy.yaml"), "--metrics", address)
+        #expect(result.status == 2 && result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func checkShowsTheEventBudget() throws {
+        let result = try run("check", "--policy", Self.path("policy.yaml"), "--host", Self.path("host.json"))
+        #expect(result.stdout.contains("events 100/s per interface and reason, bursts of 200"), "\(result.stdout)")
+    }
+
     @Test func checkJSON() throws {
         let result = try run("check", "--policy", Self.path("policy.yaml"), "--host", Self.path("host.json"), "--json")
         #expect(result.status == 0)
