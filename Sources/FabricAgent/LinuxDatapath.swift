@@ -223,15 +223,30 @@ public final class LinuxDatapath: Datapath {
     // MARK: Counters
 
     /// Every cell, zeros included (callers filter), read in a few batch calls.
-    public func counters() throws -> [CounterKey: CounterValue] {
+    public func counters() throws -> [CounterKey: CounterValue] { try counters(slots: UInt32(ABILimits.unmanagedSlot)) }
+
+    /// The cells of counter slots below `slots`, and of the unmanaged slot: a
+    /// scrape reads the slots in use, not all 257.
+    public func counters(slots: UInt32) throws -> [CounterKey: CounterValue] {
         guard let counters = try mapIfPinned(FG_MAP_COUNTERS) else { return [:] }
-        let values = try counters.arrayValues(as: fg_counter_value.self)
-        let cpus = counters.valuesPerKey
+        let perSlot = Int(FG_DIR_COUNT.rawValue) * Reason.count * Action.count
+        let unmanaged = Int(ABILimits.unmanagedSlot) * perSlot
         var result: [CounterKey: CounterValue] = [:]
-        result.reserveCapacity(values.count / cpus)
-        for index in 0..<values.count / cpus {
+        for range in [0..<Int(min(slots, ABILimits.unmanagedSlot)) * perSlot, unmanaged..<unmanaged + perSlot] {
+            try read(counters, keys: range, into: &result)
+        }
+        return result
+    }
+
+    private func read(_ counters: BPFMap, keys: Range<Int>, into result: inout [CounterKey: CounterValue]) throws {
+        guard !keys.isEmpty else { return }
+        let values = try counters.arrayValues(as: fg_counter_value.self, keys: keys)
+        let cpus = counters.valuesPerKey
+        result.reserveCapacity(result.count + values.count / cpus)
+        for offset in 0..<values.count / cpus {
+            let index = keys.lowerBound + offset
             var sum = CounterValue(packets: 0, bytes: 0)
-            for value in values[index * cpus..<(index + 1) * cpus] {
+            for value in values[offset * cpus..<(offset + 1) * cpus] {
                 sum.packets &+= value.packets
                 sum.bytes &+= value.bytes
             }
@@ -241,7 +256,6 @@ public final class LinuxDatapath: Datapath {
                 reason: Reason(rawValue: UInt8(cell.reason)), action: Action(rawValue: UInt8(cell.action)))
             result[key] = sum
         }
-        return result
     }
 
     public func eventTallies() throws -> [EventKey: EventTally] {

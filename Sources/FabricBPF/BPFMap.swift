@@ -117,12 +117,14 @@ public final class BPFMap: @unchecked Sendable {
     static let batchSize = 16_384
 
     /// Writes many entries in few system calls (BPF_MAP_UPDATE_BATCH); `keys`
-    /// and `values` hold the keys and the values back to back, in the same order.
+    /// and `values` hold the keys and the values back to back, in the same order
+    /// (a per-CPU map's value is one per possible CPU, `lookupSize` bytes).
     public func updateBatch(keys: [UInt8], values: [UInt8]) throws(SystemError) {
         let count = keys.count / facts.keySize
-        guard keys.count == count * facts.keySize, values.count == count * facts.valueSize else {
+        let valueSize = lookupSize
+        guard keys.count == count * facts.keySize, values.count == count * valueSize else {
             throw SystemError(verb: "update map", object: name, errno: EINVAL,
-                           detail: "\(keys.count) key bytes and \(values.count) value bytes are not whole \(facts.keySize)/\(facts.valueSize)-byte entries")
+                           detail: "\(keys.count) key bytes and \(values.count) value bytes are not whole \(facts.keySize)/\(valueSize)-byte entries")
         }
         var done = 0
         while done < count {
@@ -130,7 +132,7 @@ public final class BPFMap: @unchecked Sendable {
             let result = keys.withUnsafeBytes { keyBytes in
                 values.withUnsafeBytes { valueBytes in
                     bpf_map_update_batch(fd, keyBytes.baseAddress! + done * facts.keySize,
-                                         valueBytes.baseAddress! + done * facts.valueSize, &chunk, nil)
+                                         valueBytes.baseAddress! + done * valueSize, &chunk, nil)
                 }
             }
             try SystemError.check(result, "update map", name)
@@ -178,14 +180,30 @@ public final class BPFMap: @unchecked Sendable {
     /// Every value of an array map in key order, read in few system calls
     /// (BPF_MAP_LOOKUP_BATCH): a per-CPU map gives one value per possible CPU
     /// for each key, back to back. What a scrape of the counters costs.
-    public func arrayValues<Value>(as _: Value.Type) throws(SystemError) -> [Value] {
-        let entries = facts.maxEntries
+    /// `keys` limits the read to a range of the array's indexes.
+    @inlinable
+    public func arrayValues<Value>(as _: Value.Type, keys: Range<Int>? = nil) throws(SystemError) -> [Value] {
+        let (values, count) = try arrayBytes(keys: keys)
+        let stride = valueStride
+        // Loaded here, where Value is concrete: a generic load per value was
+        // most of a scrape's user time.
+        return values.withUnsafeBytes { raw in
+            (0..<(count / stride)).map { raw.loadUnaligned(fromByteOffset: $0 * stride, as: Value.self) }
+        }
+    }
+
+    /// The bytes `arrayValues` decodes, and how many of them hold values.
+    public func arrayBytes(keys range: Range<Int>? = nil) throws(SystemError) -> (bytes: [UInt8], count: Int) {
+        let range = (range ?? 0..<facts.maxEntries).clamped(to: 0..<facts.maxEntries)
+        let entries = range.count
         let perKey = lookupSize
         var keys = [UInt8](repeating: 0, count: entries * facts.keySize)
         var values = [UInt8](repeating: 0, count: entries * perKey)
-        var token: UInt32 = 0
+        // The kernel starts after the key in in_batch (none: at 0) and leaves
+        // the last key it read in out_batch, the next call's start.
+        var token = UInt32(max(range.lowerBound - 1, 0))
         var done = 0
-        var first = true
+        var first = range.lowerBound == 0
         while done < entries {
             var chunk = UInt32(min(BPFMap.batchSize, entries - done))
             let result = keys.withUnsafeMutableBytes { keyBytes in
@@ -205,17 +223,14 @@ public final class BPFMap: @unchecked Sendable {
                 throw SystemError(verb: "read map", object: name, errno: failure)
             }
         }
-        let stride = valueStride
-        return values.withUnsafeBytes { raw in
-            (0..<(done * perKey / stride)).map { raw.loadUnaligned(fromByteOffset: $0 * stride, as: Value.self) }
-        }
+        return (values, done * perKey)
     }
 
     /// The number of values `arrayValues` gives per key.
     public var valuesPerKey: Int { lookupSize / valueStride }
 
     /// Per-CPU values are 8-byte aligned, one after the other.
-    private var valueStride: Int { isPerCPU ? (facts.valueSize + 7) / 8 * 8 : facts.valueSize }
+    public var valueStride: Int { isPerCPU ? (facts.valueSize + 7) / 8 * 8 : facts.valueSize }
 
     /// Zeroes a per-CPU map's value on every CPU.
     public func zeroPerCPU<Key>(key: Key) throws(SystemError) {

@@ -111,6 +111,42 @@ public final class DaemonMetrics: Sendable {
         /// The value each counter series had at the last scrape (a counter only goes up by the difference).
         var last: [String: UInt64] = [:]
         var policyInfo: Gauge?
+        /// The registry's series of each kernel cell, made once: making one
+        /// (label checks, a locked lookup) per cell per scrape was most of a
+        /// scrape's time at 64 interfaces.
+        var cells: [CellKey: CellSeries] = [:]
+        var events: [EventKey: CellSeries] = [:]
+    }
+
+    private struct CellKey: Hashable {
+        var interface: String
+        var fabric: String
+        var direction: Direction
+        var reason: Reason
+        var action: Action
+    }
+
+    private struct EventKey: Hashable {
+        var interface: String
+        var reason: Reason
+    }
+
+    /// Two counters of one kernel cell and the values they were last moved to.
+    private final class CellSeries {
+        let first: Counter
+        let second: Counter
+        var values: (UInt64, UInt64) = (0, 0)
+
+        init(_ first: Counter, _ second: Counter) {
+            self.first = first
+            self.second = second
+        }
+
+        func advance(to first: UInt64, _ second: UInt64) {
+            DaemonMetrics.advance(self.first, from: values.0, to: first)
+            DaemonMetrics.advance(self.second, from: values.1, to: second)
+            values = (first, second)
+        }
     }
 
     /// The exposition: reads the kernel, updates the registry, emits the text format.
@@ -134,23 +170,31 @@ public final class DaemonMetrics: Sendable {
         let packets = Self.descriptor("packets", "total", "frames judged, by interface, fabric, direction, reason and action")
         let bytes = Self.descriptor("bytes", "total", "bytes of the frames judged, by the same labels as fabricguard_packets_total")
         for cell in sample.cells {
-            let labels = [
-                ("interface", cell.interface), ("fabric", cell.fabric), ("direction", cell.direction.rawValue),
-                ("reason", cell.reason.name), ("action", cell.action.name),
-            ]
-            let key = labels.map { "\($0.1)" }.joined(separator: "\u{1}")
-            Self.advance(registry.makeCounter(descriptor: packets, labels: labels), key: "p" + key, to: cell.packets, last: &state.last)
-            Self.advance(registry.makeCounter(descriptor: bytes, labels: labels), key: "b" + key, to: cell.bytes, last: &state.last)
+            let key = CellKey(interface: cell.interface, fabric: cell.fabric, direction: cell.direction, reason: cell.reason, action: cell.action)
+            let series = state.cells[key] ?? {
+                let labels = [
+                    ("interface", cell.interface), ("fabric", cell.fabric), ("direction", cell.direction.rawValue),
+                    ("reason", cell.reason.name), ("action", cell.action.name),
+                ]
+                let made = CellSeries(
+                    registry.makeCounter(descriptor: packets, labels: labels), registry.makeCounter(descriptor: bytes, labels: labels))
+                state.cells[key] = made
+                return made
+            }()
+            series.advance(to: cell.packets, cell.bytes)
         }
         let sent = Self.descriptor("events", "total", "violation events sent to the ring, by interface and reason")
         let suppressed = Self.descriptor(
             "events_suppressed", "total", "violations not sent as events (rate limit, events off, or the ring full), by interface and reason")
         for events in sample.events {
-            let labels = [("interface", events.interface), ("reason", events.reason.name)]
-            let key = "\(events.interface)\u{1}\(events.reason.name)"
-            Self.advance(registry.makeCounter(descriptor: sent, labels: labels), key: "e" + key, to: events.sent, last: &state.last)
-            Self.advance(
-                registry.makeCounter(descriptor: suppressed, labels: labels), key: "s" + key, to: events.suppressed, last: &state.last)
+            let key = EventKey(interface: events.interface, reason: events.reason)
+            let series = state.events[key] ?? {
+                let labels = [("interface", events.interface), ("reason", events.reason.name)]
+                let made = CellSeries(registry.makeCounter(descriptor: sent, labels: labels), registry.makeCounter(descriptor: suppressed, labels: labels))
+                state.events[key] = made
+                return made
+            }()
+            series.advance(to: events.sent, events.suppressed)
         }
         let attached = Self.descriptor("hook_attached", "", "1 when the hook the policy asks for is attached to the interface")
         for hook in sample.hooks {
@@ -172,14 +216,17 @@ public final class DaemonMetrics: Sendable {
 
     /// Moves a counter to the kernel's value: up by the difference, or from zero
     /// when the kernel's went down (its maps were re-created).
-    static func advance(_ counter: Counter, key: String, to value: UInt64, last: inout [String: UInt64]) {
-        let previous = last[key] ?? 0
+    static func advance(_ counter: Counter, from previous: UInt64, to value: UInt64) {
         if value < previous {
             counter.reset()
             counter.increment(by: Int64(clamping: value))
         } else if value > previous {
             counter.increment(by: Int64(clamping: value - previous))
         }
+    }
+
+    static func advance(_ counter: Counter, key: String, to value: UInt64, last: inout [String: UInt64]) {
+        advance(counter, from: last[key] ?? 0, to: value)
         last[key] = value
     }
 

@@ -17,10 +17,12 @@ public final class PinnedSampler: KernelSampler {
             var sample = KernelSample()
             guard let record = try datapath.record() else { return sample }
             let fabrics = Dictionary(record.interfaces.map { ($0.name, $0.fabric) }, uniquingKeysWith: { first, _ in first })
-            func name(_ slot: UInt32) -> String {
-                slot == ABILimits.unmanagedSlot ? "(unmanaged)" : record.interfaceName(slot: slot) ?? "slot \(slot)"
-            }
-            for (key, value) in try datapath.counters() where value.packets != 0 {
+            // Slot -> name once per scrape, not a search of the record per cell.
+            var names = [UInt32: String](uniqueKeysWithValues: record.counterSlots.map { ($0.value, $0.key) })
+            names[ABILimits.unmanagedSlot] = "(unmanaged)"
+            func name(_ slot: UInt32) -> String { names[slot] ?? "slot \(slot)" }
+            let slots = (record.counterSlots.values.max() ?? 0) + 1
+            for (key, value) in try datapath.counters(slots: slots) where value.packets != 0 {
                 let interface = name(key.slot)
                 sample.cells.append(.init(
                     interface: interface, fabric: fabrics[interface] ?? "", direction: key.direction, reason: key.reason,

@@ -9,6 +9,8 @@
 //
 //   fabricguard-selftest [--seed N] [--random N]
 //   fabricguard-selftest --bench [--quick]     per-packet cost table (scripts/bench)
+//   fabricguard-selftest --bench-events [--quick]   what events cost a violation flood
+//   fabricguard-selftest --fill-counters PINDIR SLOTS [--every-cell]   non-zero counters for the scrape bench
 //
 // Exit status: 0 no disagreement, 1 disagreements or a kernel failure, 2 usage.
 
@@ -27,6 +29,9 @@ struct Arguments {
     var seed = UInt64(Date().timeIntervalSince1970 * 1000) & 0xffff_ffff
     var random = 100_000
     var bench = false
+    var benchEvents = false
+    var fill: (pinDirectory: String, slots: Int)?
+    var everyCell = false
     var quick = false
 
     init(_ arguments: [String]) {
@@ -40,6 +45,11 @@ struct Arguments {
                 guard let value = rest.popFirst().flatMap({ Int($0) }) else { Arguments.usage() }
                 random = value
             case "--bench": bench = true
+            case "--bench-events": benchEvents = true
+            case "--fill-counters":
+                guard let directory = rest.popFirst(), let slots = rest.popFirst().flatMap({ Int($0) }) else { Arguments.usage() }
+                fill = (directory, slots)
+            case "--every-cell": everyCell = true
             case "--quick": quick = true
             default:
                 Arguments.usage()
@@ -48,7 +58,7 @@ struct Arguments {
     }
 
     static func usage() -> Never {
-        FileHandle.standardError.write(Data("usage: fabricguard-selftest [--seed N] [--random N] | --bench [--quick]\n".utf8))
+        FileHandle.standardError.write(Data("usage: fabricguard-selftest [--seed N] [--random N] | --bench [--quick] | --bench-events [--quick] | --fill-counters PINDIR SLOTS [--every-cell]\n".utf8))
         exit(2)
     }
 }
@@ -276,6 +286,22 @@ struct Differential {
 }
 
 let arguments = Arguments(CommandLine.arguments)
+if let fill = arguments.fill {
+    do {
+        try CounterFill.run(pinDirectory: fill.pinDirectory, slots: fill.slots, everyCell: arguments.everyCell)
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
+if arguments.benchEvents {
+    do {
+        try EventsBench.run(host: try buildInterfaces(), passes: arguments.quick ? 3 : 15)
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
 if arguments.bench {
     do {
         let host = try buildInterfaces()
