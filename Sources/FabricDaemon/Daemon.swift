@@ -64,6 +64,8 @@ public final class Daemon: Sendable {
     /// unloads, with `unloadOnExit`). Throws only when it cannot start.
     public func run() async throws(StartError) {
         let pinDirectory = configuration.pinDirectory
+        let existed = access(pinDirectory, F_OK) == 0
+        var enforced = false
         let lock: DirectoryLock
         do {
             if let notice = try PinOwnership.makePinDirectory(pinDirectory) { logger.notice("\(notice)") }
@@ -74,6 +76,8 @@ public final class Daemon: Sendable {
         }
         defer {
             PinOwnership.removeDaemonPID(configuration.runtime)
+            // A daemon that never enforced leaves no pin directory it made (rmdir: only an empty one).
+            if !existed && !enforced { rmdir(pinDirectory) }
             lock.release()
         }
         // Trapped before anything can send them: until a dispatch source exists,
@@ -117,6 +121,7 @@ public final class Daemon: Sendable {
                 logger.info("enforcing", metadata: Self.metadata(report, cause: "start"))
                 warnings = report.warnings.map(\.description)
                 for warning in warnings { logger.warning("\(warning)") }
+                enforced = true
                 break
             } catch {
                 if case .policy(let policyError) = error as? AgentError {
@@ -335,7 +340,7 @@ final class Served: Sendable {
                     servers.append { server.close() }
                     logger.info("serving events", metadata: ["socket": "\(path)"])
                 } catch {
-                    throw SystemError(verb: "serve events on", object: path, errno: (error as? IOError)?.errnoCode ?? 0, detail: "\(error)")
+                    throw SystemError(serving: "events on", object: path, error, inUse: "another daemon may use this runtime directory")
                 }
             }
             if let metrics, let endpoint = configuration.metrics {
@@ -345,8 +350,7 @@ final class Served: Sendable {
                     servers.append { server.close() }
                     logger.info("serving metrics", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "\(endpoint)")"])
                 } catch {
-                    throw SystemError(
-                        verb: "serve metrics on", object: "\(endpoint)", errno: (error as? IOError)?.errnoCode ?? 0, detail: "\(error)")
+                    throw SystemError(serving: "metrics on", object: "\(endpoint)", error, inUse: "another daemon may hold it; give each its own --metrics port, or --metrics off")
                 }
             }
         } catch {
@@ -371,5 +375,19 @@ final class Served: Sendable {
         hub?.stop()
         for close in servers { close() }
         try? group.syncShutdownGracefully()
+    }
+}
+
+extension SystemError {
+    /// A server that could not start: swift-nio's IOError carries the errno;
+    /// an address in use gets `inUse` as a hint.
+    init(serving what: String, object: String, _ error: any Error, inUse: String) {
+        guard let io = error as? IOError else {
+            self.init(verb: "serve \(what)", object: object, errno: 0, detail: "\(error)")
+            return
+        }
+        self.init(
+            verb: "serve \(what)", object: object, errno: io.errnoCode,
+            detail: io.errnoCode == EADDRINUSE ? inUse : nil)
     }
 }

@@ -151,6 +151,25 @@ struct ObservabilityTests {
         #expect(rows.allSatisfy { $0 == "sana0\tegress foreign_source drop\t9764" }, "\(rows)")
     }
 
+    /// The endpoint is bound before anything is enforced: a port in use fails the
+    /// start with the port named, and the kernel and the pin directory stay untouched.
+    @Test func aMetricsPortInUseFailsTheStartAndChangesNothing() throws {
+        let lab = try Lab("portuse", ipv4Only: true)
+        defer { lab.close() }
+        let listener = try Child(["ip", "netns", "exec", lab.namespace(.host), "python3", "-c",
+            "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 9750)); s.listen(); open('\(lab.directory.path)/bound','w'); time.sleep(60)"])
+        defer {
+            listener.signal(SIGKILL)
+            listener.wait()
+        }
+        try waitUntil("the port to be taken") { FileManager.default.fileExists(atPath: lab.directory.appendingPathComponent("bound").path) }
+        let result = try lab.fabricguard("run", "--policy", try lab.policy("enforce.yaml"), "--pin-dir", lab.pinDir)
+        #expect(result.status == 1 && result.output.contains("serve metrics on 127.0.0.1:9750")
+            && result.output.contains("--metrics off") && result.output.contains("errno 98"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: lab.pinDir), "the pin directory was left behind")
+        #expect(try lab.ourPrograms("sana0") == 0)
+    }
+
     @Test func eventsWithNeitherDaemonNorRingSaysWhatToDo() throws {
         let pinDir = "/sys/fs/bpf/fg-none-\(getpid())"
         let result = try Command.run([Command.built("fabricguard"), "events", "--pin-dir", pinDir])
