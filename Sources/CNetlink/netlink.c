@@ -17,6 +17,7 @@ struct sinks {
 	fg_nl_address_sink addresses;
 	void *context;
 	int filters;               /* RTM_NEWTFILTER messages seen */
+	fg_nl_route_sink routes;
 };
 
 /* An attribute table being filled by mnl_attr_parse: entries[type], up to max. */
@@ -96,6 +97,40 @@ static void on_address(const struct nlmsghdr *message, const struct sinks *sinks
 	sinks->addresses(sinks->context, &address);
 }
 
+/* Fills `route` from an RTM_NEWROUTE message; -EINVAL for other families. */
+static int parse_route(const struct nlmsghdr *message, struct fg_nl_route *route)
+{
+	const struct rtmsg *info = mnl_nlmsg_get_payload(message);
+	const struct nlattr *table[RTA_MAX + 1] = { 0 };
+	struct attribute_table attributes = { table, RTA_MAX };
+	size_t width = info->rtm_family == AF_INET ? 4 : 16;
+
+	if (info->rtm_family != AF_INET && info->rtm_family != AF_INET6)
+		return -EINVAL;
+	if (mnl_attr_parse(message, sizeof(*info), collect_attribute, &attributes) != MNL_CB_OK)
+		return -EINVAL;
+	memset(route, 0, sizeof(*route));
+	route->family = info->rtm_family;
+	route->dst_length = info->rtm_dst_len;
+	route->type = info->rtm_type;
+	route->protocol = info->rtm_protocol;
+	route->scope = info->rtm_scope;
+	route->table = table[RTA_TABLE] ? mnl_attr_get_u32(table[RTA_TABLE]) : info->rtm_table;
+	route->oif = table[RTA_OIF] ? mnl_attr_get_u32(table[RTA_OIF]) : 0;
+	route->priority = table[RTA_PRIORITY] ? mnl_attr_get_u32(table[RTA_PRIORITY]) : 0;
+	if (table[RTA_DST] && mnl_attr_get_payload_len(table[RTA_DST]) == width)
+		memcpy(route->dst, mnl_attr_get_payload(table[RTA_DST]), width);
+	if (table[RTA_PREFSRC] && mnl_attr_get_payload_len(table[RTA_PREFSRC]) == width) {
+		memcpy(route->prefsrc, mnl_attr_get_payload(table[RTA_PREFSRC]), width);
+		route->has_prefsrc = 1;
+	}
+	if (table[RTA_GATEWAY] && mnl_attr_get_payload_len(table[RTA_GATEWAY]) == width) {
+		memcpy(route->gateway, mnl_attr_get_payload(table[RTA_GATEWAY]), width);
+		route->has_gateway = 1;
+	}
+	return 0;
+}
+
 static int on_message(const struct nlmsghdr *message, void *data)
 {
 	struct sinks *sinks = data;
@@ -113,6 +148,14 @@ static int on_message(const struct nlmsghdr *message, void *data)
 		break;
 	case RTM_NEWTFILTER:
 		sinks->filters++;
+		break;
+	case RTM_NEWROUTE:
+		if (sinks->routes) {
+			struct fg_nl_route route;
+
+			if (parse_route(message, &route) == 0)
+				sinks->routes(sinks->context, &route);
+		}
 		break;
 	}
 	return MNL_CB_OK;
@@ -273,6 +316,81 @@ int fg_nl_read_events(struct mnl_socket *socket, fg_nl_link_sink links, fg_nl_ad
 		     message = mnl_nlmsg_next(message, (int *)&length)) {
 			on_message(message, &sinks);
 			count++;
+		}
+	}
+}
+
+int fg_nl_dump_routes(struct mnl_socket *socket, fg_nl_route_sink routes, void *context)
+{
+	static __thread char buffer[65536];
+	const uint8_t families[] = { AF_INET, AF_INET6 };
+	struct sinks sinks = { 0 };
+
+	sinks.routes = routes;
+	sinks.context = context;
+	for (unsigned int i = 0; i < sizeof(families); i++) {
+		struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+		struct rtmsg *info;
+		int result;
+
+		request->nlmsg_type = RTM_GETROUTE;
+		request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		request->nlmsg_seq = (unsigned int)time(NULL) ^ families[i];
+		info = mnl_nlmsg_put_extra_header(request, sizeof(*info));
+		info->rtm_family = families[i];
+		/* RT_TABLE_UNSPEC: every table, policy routing's included. */
+		info->rtm_table = RT_TABLE_UNSPEC;
+		result = dump_request(socket, buffer, sizeof(buffer), &sinks);
+		if (result < 0)
+			return result;
+	}
+	return 0;
+}
+
+int fg_nl_route_get(struct mnl_socket *socket, uint8_t family, const uint8_t *destination, const uint8_t *source,
+		    struct fg_nl_route *route)
+{
+	static __thread char buffer[8192];
+	size_t width = family == AF_INET ? 4 : 16;
+	struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+	unsigned int port = mnl_socket_get_portid(socket);
+	struct rtmsg *info;
+	ssize_t length;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	request->nlmsg_type = RTM_GETROUTE;
+	request->nlmsg_flags = NLM_F_REQUEST;
+	request->nlmsg_seq = (unsigned int)time(NULL);
+	info = mnl_nlmsg_put_extra_header(request, sizeof(*info));
+	info->rtm_family = family;
+	info->rtm_dst_len = (uint8_t)(width * 8);
+	mnl_attr_put(request, RTA_DST, width, destination);
+	if (source) {
+		info->rtm_src_len = (uint8_t)(width * 8);
+		mnl_attr_put(request, RTA_SRC, width, source);
+	}
+	if (mnl_socket_sendto(socket, request, request->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		length = mnl_socket_recvfrom(socket, buffer, sizeof(buffer));
+		if (length < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (const struct nlmsghdr *message = (const struct nlmsghdr *)buffer;
+		     mnl_nlmsg_ok(message, (int)length);
+		     message = mnl_nlmsg_next(message, (int *)&length)) {
+			if (message->nlmsg_pid != port)
+				continue;
+			if (message->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *error = mnl_nlmsg_get_payload(message);
+
+				return error->error ? error->error : -ENOENT;
+			}
+			if (message->nlmsg_type == RTM_NEWROUTE)
+				return parse_route(message, route);
 		}
 	}
 }

@@ -9,11 +9,14 @@ import Foundation
 public enum AgentError: Error, CustomStringConvertible {
     case policy(PolicyError)
     case kernel(verb: String, cause: any Error)
+    /// `ApplyOptions.vet` refused the compiled plan; nothing was changed.
+    case refused(String)
 
     public var description: String {
         switch self {
         case .policy(let error): error.description
         case .kernel(let verb, let cause): "\(verb): \(cause)"
+        case .refused(let message): message
         }
     }
 }
@@ -29,11 +32,15 @@ public struct ApplyOptions: Sendable {
     /// and host events use it, so that a change that does not touch the policy
     /// (an unrelated interface, a duplicate event) costs no swap.
     public var onlyIfChanged: Bool
+    /// A last look at the compiled plan before anything is written (the
+    /// lockout guard): a message refuses the apply and changes nothing.
+    public var vet: (@Sendable (MapPlan) -> String?)?
 
     public init(
         policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp, timestamp: String,
-        onlyIfChanged: Bool = false
+        onlyIfChanged: Bool = false, vet: (@Sendable (MapPlan) -> String?)? = nil
     ) {
+        self.vet = vet
         self.policyPath = policyPath
         self.allowMissing = allowMissing
         self.ingressHook = ingressHook
@@ -179,6 +186,7 @@ public final class Agent {
             throw .policy(error)
         }
         let plan = compilation.plan
+        if let refusal = options.vet?(plan) { throw .refused(refusal) }
         let digestText = plan.digestText
 
         // Hooks already in place are kept per interface: same programs, same

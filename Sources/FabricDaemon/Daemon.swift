@@ -50,12 +50,14 @@ public final class Daemon: Sendable {
     /// Why the daemon could not start: a policy error (exit 2) or anything else (exit 1).
     public enum StartError: Error, CustomStringConvertible {
         case policy(PolicyError)
+        /// The lockout guard refused the policy (exit 2, as a policy error).
+        case refused(String)
         case runtime(String)
 
         public var description: String {
             switch self {
             case .policy(let error): error.description
-            case .runtime(let message): message
+            case .refused(let message), .runtime(let message): message
             }
         }
     }
@@ -128,6 +130,11 @@ public final class Daemon: Sendable {
                     host.stop()
                     served.close()
                     throw .policy(policyError)
+                }
+                if case .refused(let message) = error as? AgentError {
+                    host.stop()
+                    served.close()
+                    throw .refused(message)
                 }
                 guard attempt < Self.startAttempts else {
                     host.stop()
@@ -256,13 +263,16 @@ final class ReconcileLoop: Service, @unchecked Sendable {
         if pending.kinds.contains(.overflow) {
             logger.warning("netlink overflow: events were lost; resyncing from a full dump")
         }
+        var reloaded = false
         if pending.reload {
             notifier.reloading()
-            metrics?.recordReload(success: reconciler.reload())
+            reloaded = reconciler.reload()
+            if !reloaded { metrics?.recordReload(success: false) }
         }
         let cause = pending.reload ? "reload" : pending.hostSignals > 0 ? "host" : pending.retry ? "retry" : "resync"
         do {
             let report = try reconciler.reconcile(host: host.inventory())
+            if reloaded { metrics?.recordReload(success: true) }
             backoff = Self.firstBackoff
             if report.changed {
                 var metadata = Daemon.metadata(report, cause: cause)
@@ -277,6 +287,9 @@ final class ReconcileLoop: Service, @unchecked Sendable {
                 for warning in current where !warnings.contains(warning) { logger.warning("\(warning)") }
                 warnings = current
             }
+        } catch AgentError.refused {
+            // Logged by the reconciler; the running generation is untouched, nothing to retry.
+            metrics?.recordReload(success: false)
         } catch {
             let wait = backoff
             backoff = min(backoff * 2, reconciler.configuration.resyncInterval)

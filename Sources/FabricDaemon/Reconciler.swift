@@ -1,4 +1,5 @@
 import FabricAgent
+import FabricCompiler
 import FabricHost
 import FabricPolicy
 import Logging
@@ -18,6 +19,9 @@ public struct DaemonConfiguration: Sendable {
     public var ingressHook: IngressHookPreference
     /// Where to serve Prometheus metrics; nil: nowhere.
     public var metrics: MetricsEndpoint?
+    /// The lockout guard, asked about the first apply and every reload (not
+    /// about host changes: the policy the operator accepted stays enforced).
+    public var vet: (@Sendable (MapPlan) -> String?)?
 
     public init(
         policyPath: String, pinDirectory: String, runtime: RuntimeDirectory, resyncInterval: Duration = .seconds(30),
@@ -67,6 +71,8 @@ public final class Reconciler {
     public let configuration: DaemonConfiguration
     public let agent: Agent
     public private(set) var policy: Policy
+    /// The policy a reload replaced, until the reload's first step is applied.
+    private var replaced: Policy?
     public private(set) var counters = DaemonCounters()
     /// The running generation and digest, once the first apply succeeded.
     public private(set) var running: (generation: UInt64, digest: String)?
@@ -96,7 +102,9 @@ public final class Reconciler {
     @discardableResult
     public func reload() -> Bool {
         do {
-            policy = try PolicyLoader.load(path: configuration.policyPath)
+            let reloaded = try PolicyLoader.load(path: configuration.policyPath)
+            replaced = policy
+            policy = reloaded
             counters.reloadsSucceeded += 1
             logger.info("policy reloaded", metadata: ["path": "\(configuration.policyPath)"])
             return true
@@ -114,16 +122,31 @@ public final class Reconciler {
     /// restarted daemon proves the pins it adopted are usable.
     @discardableResult
     public func reconcile(host: HostInventory, first: Bool = false) throws(AgentError) -> ApplyReport {
+        // The guard looks at what the operator asked for: the first policy and each reload.
+        let vetted = first || replaced != nil
         let options = ApplyOptions(
             policyPath: configuration.policyPath, allowMissing: first ? configuration.allowMissing : true,
-            ingressHook: configuration.ingressHook, timestamp: clock(), onlyIfChanged: !first)
+            ingressHook: configuration.ingressHook, timestamp: clock(), onlyIfChanged: !first,
+            vet: vetted ? configuration.vet : nil)
         do {
             let report = try agent.apply(policy: policy, host: host, options: options)
             running = (report.generation, report.digest)
+            replaced = nil
             if report.changed { counters.swaps += 1 }
             return report
         } catch {
-            counters.failedSteps += 1
+            if case .refused = error, let previous = replaced {
+                // A reloaded policy the guard refused: the running one stays, as for a file that does not validate.
+                policy = previous
+                replaced = nil
+                counters.reloadsSucceeded -= 1
+                counters.reloadsFailed += 1
+                logger.error(
+                    "policy reload refused; the running policy stays",
+                    metadata: ["path": "\(configuration.policyPath)", "error": "\(error)"])
+            } else {
+                counters.failedSteps += 1
+            }
             throw error
         }
     }

@@ -5,7 +5,7 @@ import FabricSystem
 /// blocking socket with no groups; the monitor a non-blocking one bound to
 /// the link and address groups.
 final class NetlinkSocket {
-    fileprivate let handle: OpaquePointer
+    let handle: OpaquePointer
 
     init(groups: UInt32, nonblocking: Bool) throws(SystemError) {
         handle = try SystemError.check(fg_nl_open(groups, nonblocking ? 1 : 0), "open", "rtnetlink socket")

@@ -5,6 +5,7 @@ import FabricCompiler
 import FabricHost
 import FabricNetlink
 import FabricPolicy
+import FabricReference
 import FabricSystem
 import Foundation
 
@@ -72,6 +73,37 @@ struct EnforceOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Ingress hook: xdp (falls back to tc) or tc.", valueName: "xdp|tc"))
     var ingressHook: IngressHookPreference = .xdp
 
+    @Flag(name: .long, help: "Apply even a policy that would drop your SSH session or the default route's traffic (says what it overrode).")
+    var force = false
+
+    /// The lockout guard for `verb`: refuses a plan under which the reference
+    /// path drops a protected flow of this host, or with --force lets it pass
+    /// and says so on stderr.
+    func lockoutGuard(_ verb: String, host: HostInventory) throws(CommandFailure) -> @Sendable (MapPlan) -> String? {
+        let flows: [ProtectedFlow]
+        do {
+            flows = try LiveHost().protectedFlows(
+                sshConnection: ProcessInfo.processInfo.environment["SSH_CONNECTION"], interfaces: host.interfaces)
+        } catch {
+            guard force else {
+                throw CommandFailure(
+                    status: .runtimeFailure, message: "\(verb): read the routes the lockout guard checks: \(error) (--force skips the guard)")
+            }
+            flows = []
+        }
+        let (force, policy) = (force, policy)
+        return { plan in
+            let cuts = LockoutGuard.cuts(flows, plan: plan)
+            guard !cuts.isEmpty else { return nil }
+            if force {
+                for cut in cuts { FileHandleOutput.standardError("\(verb): --force: applying although \(cut)") }
+                return nil
+            }
+            return "\(verb) \(policy): refused: the policy would cut traffic this host depends on\n  "
+                + cuts.joined(separator: "\n  ") + "\nfix the policy (an exempt prefix, management, or audit mode), or apply with --force"
+        }
+    }
+
     /// The policy file's absolute path, as records and the daemon keep it.
     var absolutePolicyPath: String {
         policy.hasPrefix("/") ? policy : FileManager.default.currentDirectoryPath + "/" + policy
@@ -134,6 +166,7 @@ extension AgentError {
         switch self {
         case .policy(let error): CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
         case .kernel: CommandFailure(status: .runtimeFailure, message: description)
+        case .refused: CommandFailure(status: .usageOrPolicy, message: description)
         }
     }
 }

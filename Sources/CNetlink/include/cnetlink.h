@@ -7,6 +7,7 @@
 #define CNETLINK_H
 
 #include <stdint.h>
+#include <linux/rtnetlink.h> /* RTN_* route types, for the Swift side */
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +35,35 @@ struct fg_nl_address {
 	uint8_t pad;
 	uint8_t address[16];       /* IPv4 in the first 4 bytes */
 };
+
+/* A route as the kernel holds it (RTM_NEWROUTE), or the answer of a route
+ * lookup (`ip route get`). Multipath routes carry no single oif (0). */
+struct fg_nl_route {
+	uint32_t table;            /* RTA_TABLE, else rtm_table */
+	uint32_t oif;              /* RTA_OIF, 0 when absent */
+	uint32_t priority;         /* RTA_PRIORITY (the metric) */
+	uint8_t family;            /* AF_INET or AF_INET6 */
+	uint8_t dst_length;
+	uint8_t type;              /* RTN_* */
+	uint8_t protocol;          /* RTPROT_* */
+	uint8_t scope;             /* RT_SCOPE_* */
+	uint8_t has_prefsrc;
+	uint8_t has_gateway;
+	uint8_t pad;
+	uint8_t dst[16];           /* zero for a default route; IPv4 in the first 4 bytes */
+	uint8_t prefsrc[16];
+	uint8_t gateway[16];
+};
+
+typedef void (*fg_nl_route_sink)(void *context, const struct fg_nl_route *route);
+
+/* Every IPv4 and IPv6 route of every table (main, local, policy routing's). */
+int fg_nl_dump_routes(struct mnl_socket *socket, fg_nl_route_sink routes, void *context);
+
+/* The route the kernel would use to `destination` (`ip route get DST`), from
+ * `source` when not NULL (`... from SRC`): -ENETUNREACH and friends when none. */
+int fg_nl_route_get(struct mnl_socket *socket, uint8_t family, const uint8_t *destination, const uint8_t *source,
+		    struct fg_nl_route *route);
 
 /* Called once per message; `context` is the caller's. */
 typedef void (*fg_nl_link_sink)(void *context, const struct fg_nl_link *link);

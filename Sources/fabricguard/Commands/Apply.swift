@@ -15,6 +15,12 @@ struct Apply: ParsableCommand {
             policy and half by the new. Enforcement continues after this command exits;
             a later apply (or `run`) adopts what is pinned in --pin-dir.
 
+            Lockout guard: a policy under which the reference decision would drop
+            your own SSH session (SSH_CONNECTION: its local address, on the interface
+            its replies leave through) or the default route's traffic is refused
+            (exit 2) with the rule that would drop it; --force applies it anyway and
+            says what it overrode.
+
             Hooks: tc egress, and XDP ingress (driver mode, else generic, else tc
             ingress; --ingress-hook tc asks for tc). Management interfaces are never
             attached. Needs CAP_BPF and CAP_NET_ADMIN.
@@ -50,13 +56,14 @@ struct Apply: ParsableCommand {
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "apply \(enforce.policy): \(error)")
         }
+        let vet = try enforce.lockoutGuard("apply", host: host)
         let report: ApplyReport
         do {
             report = try agent.apply(
                 policy: policy, host: host,
                 options: ApplyOptions(
                     policyPath: enforce.absolutePolicyPath, allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook,
-                    timestamp: ISO8601DateFormatter().string(from: Date())))
+                    timestamp: ISO8601DateFormatter().string(from: Date()), vet: vet))
         } catch {
             throw error.failure
         }

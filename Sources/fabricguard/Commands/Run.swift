@@ -21,8 +21,9 @@ struct Run: ParsableCommand {
             hitless generation swap. A full resync runs every --resync seconds and
             after any failed step, so a missed event costs at most one interval.
 
-            Signals: SIGHUP reloads the policy file (a file that fails validation is
-            refused and logged; the running generation stays). SIGTERM and SIGINT
+            Signals: SIGHUP reloads the policy file (a file that fails validation, or
+            that the lockout guard refuses, is refused and logged; the running
+            generation stays). SIGTERM and SIGINT
             exit 0 and leave enforcement in place; --unload-on-exit detaches instead.
             A restarted run adopts what is pinned, without a gap.
 
@@ -117,11 +118,18 @@ struct Run: ParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             policyPath: enforce.absolutePolicyPath,
             pinDirectory: pins.pinDir, runtime: pins.runtime,
             resyncInterval: .milliseconds(Int64(resync * 1000)), unloadOnExit: unloadOnExit,
             allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook, metrics: try Self.endpoint(metrics))
+        do {
+            configuration.vet = try enforce.lockoutGuard("run", host: LiveHost().inventory())
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure(status: .runtimeFailure, message: "run: read the host: \(error)")
+        }
         let pinDir = pins.pinDir
         let observability = Observability(
             openEvents: { try LinuxDatapath(pinDirectory: pinDir).eventRing() },
@@ -140,6 +148,8 @@ struct Run: ParsableCommand {
             switch error {
             case .policy(let policyError):
                 throw CommandFailure(status: .usageOrPolicy, message: policyError.description, diagnostics: policyError.diagnostics)
+            case .refused(let message):
+                throw CommandFailure(status: .usageOrPolicy, message: message)
             case .runtime(let message):
                 throw CommandFailure(status: .runtimeFailure, message: message)
             }

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Operator safety on the lab: a policy that would cut the operator's own SSH
+/// session is refused, by `apply` and by a daemon's reload.
+@Suite("Kernel tier: operator safety", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
+struct SafetyTests {
+    /// SSH from the array's SAN-A portal to the host's SAN-B address: its replies
+    /// leave through sana0 (the connected route) with a SAN-B source.
+    static let crossing = "10.1.0.100 50022 10.2.0.10 22"
+    static let sameFabric = "10.1.0.100 50022 10.1.0.10 22"
+
+    func apply(_ lab: Lab, _ policy: String, ssh: String, _ extra: [String] = []) throws -> Command.Result {
+        try Command.run(["env", "SSH_CONNECTION=\(ssh)"] + lab.agentCommand(["apply", "--policy", policy] + extra))
+    }
+
+    @Test func applyRefusesAPolicyThatWouldDropYourSSHSessionUnlessForced() throws {
+        let lab = try Lab("lockout", ipv4Only: true)
+        defer { lab.close() }
+        let policy = try lab.policy("enforce.yaml")
+        let refused = try apply(lab, policy, ssh: Self.crossing)
+        #expect(refused.status == 2, "\(refused.output)")
+        #expect(refused.output.contains("refused: the policy would cut traffic this host depends on")
+            && refused.output.contains("your SSH session (SSH_CONNECTION): 10.2.0.10 -> 10.1.0.100 leaving through sana0")
+            && refused.output.contains("foreign_source") && refused.output.contains("--force"), "\(refused.output)")
+        #expect(try lab.status()["installed"] as? Bool == false, "a refused apply changed the kernel")
+
+        // The same session inside its own fabric passes the guard.
+        let fine = try apply(lab, policy, ssh: Self.sameFabric)
+        #expect(fine.status == 0, "\(fine.output)")
+        // Audit mode counts but drops nothing: nothing to refuse.
+        #expect(try apply(lab, try lab.policy("audit.yaml", mode: "audit"), ssh: Self.crossing).status == 0)
+
+        let forced = try apply(lab, policy, ssh: Self.crossing, ["--force"])
+        #expect(forced.status == 0 && forced.output.contains("--force: applying although your SSH session"), "\(forced.output)")
+        #expect(try lab.status()["generation"] as? Int == 3)
+    }
+
+    @Test func aReloadThatWouldDropYourSSHSessionIsRefusedAndTheRunningPolicyStays() throws {
+        let lab = try Lab("lockoutd", ipv4Only: true)
+        defer { lab.close() }
+        let policy = try lab.policy("enforce.yaml")
+        let original = try String(contentsOfFile: policy, encoding: .utf8)
+        let daemon = try DaemonProcess(lab, policy: policy, arguments: ["--metrics", "off"], environment: ["SSH_CONNECTION": Self.sameFabric])
+        try daemon.waitUntilEnforcing()
+        let digest = try lab.status()["digest"] as? String
+        // The fabrics' prefixes swapped: 10.1.0.10 leaving sana0 becomes a foreign source.
+        let swapped = original.replacingOccurrences(of: "10.1.0.0/24", with: "@A").replacingOccurrences(of: "10.2.0.0/24", with: "10.1.0.0/24")
+            .replacingOccurrences(of: "@A", with: "10.2.0.0/24")
+        try swapped.write(toFile: policy, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        try waitUntil("the reload to be refused") { daemon.log.contains("policy reload refused") }
+        #expect(daemon.log.contains("your SSH session (SSH_CONNECTION): 10.1.0.10 -> 10.1.0.100 leaving through sana0"), "\(daemon.log)")
+        #expect(try lab.status()["digest"] as? String == digest)
+        #expect(daemon.isRunning)
+        // A good reload afterwards still works.
+        try (original + "# edited\nexempt: [0.0.0.0/32, \"::/128\", \"fe80::/10\", 192.0.2.0/24]\n")
+            .replacingOccurrences(of: "exempt: [0.0.0.0/32, \"::/128\", \"fe80::/10\"]\n", with: "")
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        try lab.waitForStatus("the good reload", seconds: 10) { $0["digest"] as? String != digest }
+        #expect(daemon.stop() == 0)
+    }
+}
