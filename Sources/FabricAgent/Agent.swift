@@ -35,12 +35,15 @@ public struct ApplyOptions: Sendable {
     /// A last look at the compiled plan before anything is written (the
     /// lockout guard): a message refuses the apply and changes nothing.
     public var vet: (@Sendable (MapPlan) -> String?)?
+    /// `apply --confirm`: the rollback deadline to record (ISO 8601).
+    public var confirmBy: String?
 
     public init(
         policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp, timestamp: String,
-        onlyIfChanged: Bool = false, vet: (@Sendable (MapPlan) -> String?)? = nil
+        onlyIfChanged: Bool = false, vet: (@Sendable (MapPlan) -> String?)? = nil, confirmBy: String? = nil
     ) {
         self.vet = vet
+        self.confirmBy = confirmBy
         self.policyPath = policyPath
         self.allowMissing = allowMissing
         self.ingressHook = ingressHook
@@ -93,6 +96,8 @@ public struct StatusReport: Sendable, Codable {
     public var digest: String?
     public var policy: String?
     public var appliedAt: String?
+    /// `apply --confirm`: when the previous generation comes back unless confirmed.
+    public var confirmBy: String?
     public var interfaces: [Interface]
 
     public struct Interface: Sendable, Codable {
@@ -295,9 +300,10 @@ public final class Agent {
             if !stale.isEmpty { detached.append(interface.name) }
         }
 
-        let record = AgentRecord(
+        var record = AgentRecord(
             policy: options.policyPath, generation: generation, digest: digestText, appliedAt: options.timestamp,
             interfaces: applied, counterSlots: slots, programs: datapath.programIdentity, fabrics: fabrics)
+        record.confirmBy = options.confirmBy
         do {
             try datapath.writeRecord(record)
         } catch {
@@ -376,10 +382,12 @@ public final class Agent {
                     missing: interface.hooks.filter { hook in !hooks.contains { $0.hook == hook } })
             }
             let problems = Self.problems(record: record, interfaces: interfaces, host: host)
-            return StatusReport(
+            var report = StatusReport(
                 installed: true, healthy: problems.isEmpty, problems: problems, generation: state?.generation,
                 activeBank: state?.activeBank, digest: state.map { Digest.text($0.digest) }, policy: record.policy,
                 appliedAt: record.appliedAt, interfaces: interfaces)
+            report.confirmBy = record.confirmBy
+            return report
         } catch {
             throw .kernel(verb: "read status", cause: error)
         }
@@ -422,6 +430,17 @@ public final class Agent {
             }
         }
         return problems
+    }
+
+    /// `fabricguard confirm`: the record no longer names a rollback deadline.
+    public func clearConfirmation() throws(AgentError) {
+        do {
+            guard var record = try datapath.record(), record.confirmBy != nil else { return }
+            record.confirmBy = nil
+            try datapath.writeRecord(record)
+        } catch {
+            throw .kernel(verb: "record the confirmation", cause: error)
+        }
     }
 
     /// The kernel's counters per interface, direction, reason and action.

@@ -22,6 +22,9 @@ public struct AgentRecord: Sendable, Equatable, Codable {
     /// lacks (a listed interface missing, a redirect target down) without the
     /// policy file; absent in older records.
     public var fabrics: [Fabric]?
+    /// `apply --confirm`: when the previous generation comes back unless
+    /// `fabricguard confirm` runs first (ISO 8601); nil when nothing is pending.
+    public var confirmBy: String?
 
     public struct Fabric: Sendable, Equatable, Codable {
         public var name: String
@@ -88,6 +91,7 @@ public struct AgentRecord: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case version, policy, generation, digest, interfaces, programs, fabrics
         case appliedAt = "applied_at"
+        case confirmBy = "confirm_by"
         case counterSlots = "counter_slots"
     }
 

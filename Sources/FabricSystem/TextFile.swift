@@ -33,6 +33,28 @@ public enum TextFile {
     }
 }
 
+extension TextFile {
+    /// Replaces `path` with `text` (mode 0600) through a temporary file and
+    /// rename: a reader sees the old file or the new one, never half of one.
+    public static func write(_ text: String, to path: String) throws(SystemError) {
+        let temporary = path + ".tmp"
+        let descriptor = try SystemError.retrying("create", temporary) { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else {
+                let failure = SystemError.lastErrno
+                close(descriptor)
+                throw SystemError(verb: "write", object: temporary, errno: failure)
+            }
+            written += count
+        }
+        close(descriptor)
+        try SystemError.check(rename(temporary, path), "rename \(temporary) to", path)
+    }
+}
+
 /// Directories the agent owns: pin and runtime directories.
 public enum PrivateDirectory {
     /// Creates `path` and its missing parents with mode 0700: pins give kernel

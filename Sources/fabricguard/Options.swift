@@ -122,6 +122,8 @@ struct PinOptions: ParsableArguments {
         help: ArgumentHelp("Where this instance's pins live (one directory per instance).", valueName: "directory"))
     var pinDir = FG_PIN_DIR_DEFAULT
 
+    static let defaultPinDir = FG_PIN_DIR_DEFAULT
+
     @Option(
         name: .long,
         help: ArgumentHelp(

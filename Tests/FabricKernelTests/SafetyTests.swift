@@ -66,3 +66,68 @@ struct SafetyTests {
         #expect(daemon.stop() == 0)
     }
 }
+
+/// `apply --confirm`: an unconfirmed apply rolls back by itself, even when the
+/// session that applied it is gone; a confirmed one stays.
+@Suite("Kernel tier: apply --confirm", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
+struct ConfirmTests {
+    func digest(_ lab: Lab) throws -> String? { try lab.status()["digest"] as? String }
+
+    /// Applies the enforcing policy (confirmed), and returns it with an audit one.
+    func start(_ lab: Lab) throws -> (enforce: String, audit: String, digest: String) {
+        let enforce = try lab.policy("enforce.yaml")
+        try lab.apply(enforce)
+        return (enforce, try lab.policy("audit.yaml", mode: "audit"), try #require(try digest(lab)))
+    }
+
+    @Test func anUnconfirmedApplyRollsBack() throws {
+        let lab = try Lab("confirm", ipv4Only: true)
+        defer { lab.close() }
+        let (_, audit, confirmed) = try start(lab)
+        let result = try lab.fabricguard("apply", "--policy", audit, "--confirm", "3s")
+        #expect(result.status == 0 && result.output.contains("not confirmed yet"), "\(result.output)")
+        let status = try lab.status()
+        #expect(status["digest"] as? String != confirmed && status["confirm_by"] is String, "\(status)")
+        try lab.waitForStatus("the rollback", seconds: 6) { $0["digest"] as? String == confirmed && $0["confirm_by"] == nil }
+        let log = try String(contentsOfFile: "/run/fabricguard/\(URL(fileURLWithPath: lab.pinDir).lastPathComponent)/rollback.log", encoding: .utf8)
+        #expect(log.contains("rolled back to"), "\(log)")
+        #expect(try lab.fabricguard("confirm", "--pin-dir", lab.pinDir).status == 3)
+    }
+
+    @Test func theRollbackOutlivesTheApplyingSession() throws {
+        let lab = try Lab("confirmk", ipv4Only: true)
+        defer { lab.close() }
+        let (_, audit, confirmed) = try start(lab)
+        // An SSH session, as far as the apply can tell: a session of its own that is then killed whole.
+        let apply = (lab.agentCommand(["apply", "--policy", audit, "--confirm", "3s"]).map { "'\($0)'" }).joined(separator: " ")
+        let session = try Child(["setsid", "sh", "-c", "\(apply); sleep 60"], output: .discard)
+        try lab.waitForStatus("the unconfirmed apply") { $0["confirm_by"] is String }
+        kill(-session.pid, SIGKILL)
+        session.wait()
+        try lab.waitForStatus("the rollback", seconds: 6) { $0["digest"] as? String == confirmed && $0["confirm_by"] == nil }
+    }
+
+    @Test func aConfirmedApplyStays() throws {
+        let lab = try Lab("confirmc", ipv4Only: true)
+        defer { lab.close() }
+        let (_, audit, _) = try start(lab)
+        #expect(try lab.fabricguard("apply", "--policy", audit, "--confirm", "3s").status == 0)
+        let applied = try digest(lab)
+        let confirmed = try lab.fabricguard("confirm", "--pin-dir", lab.pinDir)
+        #expect(confirmed.status == 0 && confirmed.output.contains("confirmed"), "\(confirmed.output)")
+        #expect(try lab.status()["confirm_by"] == nil)
+        // Past the deadline, and then some: nothing comes back.
+        let past = Date().addingTimeInterval(5)
+        try waitUntil("the deadline to pass", seconds: 8) { Date() > past }
+        #expect(try digest(lab) == applied)
+    }
+
+    @Test func anUnconfirmedFirstApplyUnloads() throws {
+        let lab = try Lab("confirmf", ipv4Only: true)
+        defer { lab.close() }
+        #expect(try lab.fabricguard("apply", "--policy", try lab.policy("enforce.yaml"), "--confirm", "2s").status == 0)
+        #expect(try lab.ourPrograms("sana0") > 0)
+        try lab.waitForStatus("the unload", seconds: 5) { $0["installed"] as? Bool == false }
+        #expect(try lab.ourPrograms("sana0") == 0)
+    }
+}

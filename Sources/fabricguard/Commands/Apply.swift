@@ -3,7 +3,12 @@ import FabricAgent
 import FabricHost
 import FabricNetlink
 import FabricPolicy
+import FabricSystem
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +26,13 @@ struct Apply: ParsableCommand {
             (exit 2) with the rule that would drop it; --force applies it anyway and
             says what it overrode.
 
+            --confirm DURATION (90s, 2m, 1h) arms a rollback: unless `fabricguard
+            confirm` runs before the deadline, the previously confirmed policy comes
+            back (everything is unloaded when there was none). The timer is a helper
+            in a session of its own, so a dropped SSH session cannot take it along;
+            `status` shows the deadline. An apply without --confirm while one is
+            pending confirms it.
+
             Hooks: tc egress, and XDP ingress (driver mode, else generic, else tc
             ingress; --ingress-hook tc asks for tc). Management interfaces are never
             attached. Needs CAP_BPF and CAP_NET_ADMIN.
@@ -37,6 +49,9 @@ struct Apply: ParsableCommand {
 
     @OptionGroup var enforce: EnforceOptions
 
+    @Option(name: .long, help: ArgumentHelp("Roll back unless `fabricguard confirm` runs within this long (90s, 2m, 1h).", valueName: "duration"))
+    var confirm: ConfirmWindow?
+
     @OptionGroup var pins: PinOptions
     @OptionGroup var output: OutputOptions
 
@@ -49,7 +64,17 @@ struct Apply: ParsableCommand {
         let agent = pins.agent()
         // A first apply's program verification runs while the policy is read.
         agent.preloadPrograms()
-        let policy = try PolicyOptions.loadPolicy(path: enforce.policy)
+        // The text is read once: what is applied is exactly what a rollback would restore.
+        let text: String
+        let policy: Policy
+        do {
+            text = try TextFile.read(enforce.policy)
+            policy = try PolicyLoader.parse(yaml: text, file: enforce.policy)
+        } catch let error as PolicyError {
+            throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
+        } catch {
+            throw CommandFailure(status: .usageOrPolicy, message: "\(error)")
+        }
         let host: HostInventory
         do {
             host = try LiveHost().inventory()
@@ -57,15 +82,34 @@ struct Apply: ParsableCommand {
             throw CommandFailure(status: .runtimeFailure, message: "apply \(enforce.policy): \(error)")
         }
         let vet = try enforce.lockoutGuard("apply", host: host)
+        let runtime = pins.runtime
+        let armed = try confirm.map { try arm($0) }
+        let confirmBy = armed.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0.deadline)) }
         let report: ApplyReport
         do {
             report = try agent.apply(
                 policy: policy, host: host,
                 options: ApplyOptions(
                     policyPath: enforce.absolutePolicyPath, allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook,
-                    timestamp: ISO8601DateFormatter().string(from: Date()), vet: vet))
+                    timestamp: ISO8601DateFormatter().string(from: Date()), vet: vet, confirmBy: confirmBy))
         } catch {
+            // Nothing changed: a rollback armed for this apply has nothing to undo.
+            if let armed, armed.fresh {
+                kill(armed.helperPID, SIGTERM)
+                runtime.clearConfirmation()
+            }
             throw error.failure
+        }
+        do {
+            try PrivateDirectory.make(runtime.path)
+            try TextFile.write(text, to: runtime.appliedPolicy)
+        } catch {
+            FileHandleOutput.standardError("apply: warning: keep a copy of the applied policy for --confirm: \(error)")
+        }
+        if armed == nil, let pending = runtime.pendingConfirmation() {
+            // Applied without --confirm: the operator keeps this one.
+            if pending.helperPID > 0 { kill(pending.helperPID, SIGTERM) }
+            runtime.clearConfirmation()
         }
         if output.json {
             try JSONOutput.print(report)
@@ -79,6 +123,39 @@ struct Apply: ParsableCommand {
         }
         if !report.detached.isEmpty { print("  detached from: \(report.detached.joined(separator: ", "))") }
         for warning in report.warnings { print("warning: \(warning)") }
+        if let armed {
+            let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: armed.deadline))
+            print("not confirmed yet: run `fabricguard confirm\(pins.pinDir == PinOptions.defaultPinDir ? "" : " --pin-dir \(pins.pinDir)")` before \(when), or \(armed.previous ?? "nothing (unload)") comes back")
+        }
+    }
+
+    /// Arms `--confirm`'s rollback before anything changes: the policy to go back
+    /// to (the last confirmed one), the deadline, and the helper that waits for it.
+    func arm(_ window: ConfirmWindow) throws -> (deadline: Double, helperPID: Int32, fresh: Bool, previous: String?) {
+        let runtime = pins.runtime
+        let prior = runtime.pendingConfirmation()
+        var previous = prior?.previousPolicy
+        if prior == nil {
+            let record = try? LinuxDatapath(pinDirectory: pins.pinDir).record()
+            previous = record?.policy
+            if record != nil {
+                guard let snapshot = try? TextFile.read(runtime.appliedPolicy) else {
+                    throw CommandFailure(
+                        status: .usageOrPolicy,
+                        message: "apply --confirm: no copy of the running policy to roll back to (it was applied before this fabricguard kept one); apply it once without --confirm, then again with it")
+                }
+                try PrivateDirectory.make(runtime.path)
+                try TextFile.write(snapshot, to: runtime.rollbackPolicy)
+            }
+        } else if let helper = prior?.helperPID, helper > 0 {
+            kill(helper, SIGTERM)  // the new deadline replaces it; the policy to go back to stays
+        }
+        var pending = PendingConfirmation(
+            token: UUID().uuidString, deadline: Date().timeIntervalSince1970 + window.seconds, helperPID: 0, previousPolicy: previous)
+        try runtime.writePendingConfirmation(pending)
+        pending.helperPID = try spawnRollbackHelper(token: pending.token, pinDir: pins.pinDir, runtimeDir: runtime.path)
+        try runtime.writePendingConfirmation(pending)
+        return (pending.deadline, pending.helperPID, prior == nil, previous)
     }
 }
 

@@ -57,6 +57,9 @@ struct Status: ParsableCommand {
             lines.append("digest \(report.digest ?? "?")")
         }
         lines.append(daemon)
+        if let deadline = report.confirmBy {
+            lines.append("NOT CONFIRMED: the previous policy comes back at \(deadline) unless `fabricguard confirm` runs")
+        }
         lines.append(report.healthy ? "healthy" : "DEGRADED: \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")")
         for problem in report.problems { lines.append("  \(problem.problem.rawValue): \(problem.detail)") }
         for interface in report.interfaces {
