@@ -113,7 +113,7 @@ let package = Package(
         ),
 
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy", "FabricFixtures"]),
-        .testTarget(name: "FabricHostTests", dependencies: ["FabricHost", "FabricSystem"]),
+        .testTarget(name: "FabricHostTests", dependencies: ["FabricHost", "FabricPolicy", "FabricSystem"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricABI", "FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricAgentTests", dependencies: ["FabricAgent", "FabricFixtures"]),

@@ -131,3 +131,44 @@ struct ConfirmTests {
         #expect(try lab.ourPrograms("sana0") == 0)
     }
 }
+
+/// `learn` on the lab: a policy `check` accepts as written, and that, applied,
+/// counts no violation under the lab's normal traffic, iSCSI included.
+@Suite("Kernel tier: learn", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
+struct LearnTests {
+    @Test func aLearntPolicyChecksAndCountsNoViolationUnderNormalTraffic() throws {
+        let lab = try Lab("learn")
+        defer { lab.close() }
+        try lab.must(.host, ["ip", "route", "add", "default", "dev", "mgmt0"])
+        let out = lab.directory.appendingPathComponent("learnt.yaml").path
+        let learnt = try lab.fabricguard("learn", "--out", out)
+        #expect(learnt.status == 0 && learnt.output.contains("2 fabrics, audit mode"), "\(learnt.output)")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.contains("interfaces: [sana0]") && text.contains("interfaces: [sanb0]") && text.contains("management: [mgmt0]"), "\(text)")
+        #expect(text.contains("# connected: sana0 has 10.1.0.10/24") && text.contains("- \"10.1.0.0/24\""), "\(text)")
+        // An existing file is kept.
+        #expect(try lab.fabricguard("learn", "--out", out).status == 2)
+
+        let check = try lab.fabricguard("check", "--policy", out)
+        #expect(check.status == 0, "\(check.output)")
+        try lab.apply(out)
+
+        let (a, b) = (lab.host["sana0"]!, lab.host["sanb0"]!)
+        let (pa, pb) = (lab.array["porta"]!, lab.array["portb"]!)
+        for (source, destination) in [(a.ipv4, pa.ipv4), (b.ipv4, pb.ipv4), (a.ipv6, pa.ipv6), (b.ipv6, pb.ipv6)] {
+            #expect(try lab.udp(.host, source, .array, destination, port: 9770) == 3, "\(source) -> \(destination)")
+            #expect(try lab.tcp(source, destination, port: 9771), "\(source) -> \(destination)")
+        }
+        let started = try Command.run([Lab.script("lab"), "iscsi", lab.name])
+        try #require(started.status == 0, "\(started.output)")
+        let iqn = started.output.split(separator: "\n").last.map(String.init) ?? ""
+        for portal in [pa.ipv4, pb.ipv4] {
+            let inquiry = try lab.run(.host, ["timeout", "10", "iscsi-inq", "iscsi://\(portal)/\(iqn)/1"])
+            #expect(inquiry.status == 0 && inquiry.output.contains("DIRECT_ACCESS"), "\(portal): \(inquiry.output)")
+        }
+        let rows = try lab.json("stats")["counters"] as? [[String: Any]] ?? []
+        let violations = rows.filter { ($0["action"] as? String)?.hasPrefix("would_") == true }
+        #expect(violations.isEmpty, "\(violations)")
+        #expect(rows.contains { $0["reason"] as? String == "ok" && ($0["packets"] as? Int ?? 0) > 0 }, "\(rows)")
+    }
+}
