@@ -125,7 +125,7 @@ struct Apply: ParsableCommand {
         for warning in report.warnings { print("warning: \(warning)") }
         if let armed {
             let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: armed.deadline))
-            print("not confirmed yet: run `fabricguard confirm\(pins.pinDir == PinOptions.defaultPinDir ? "" : " --pin-dir \(pins.pinDir)")` before \(when), or \(armed.previous ?? "nothing (unload)") comes back")
+            print("not confirmed yet: run `fabricguard confirm\(pins.pinDir == PinOptions.defaultPinDir ? "" : " --pin-dir \(pins.pinDir)")` before \(when), or \(armed.previous.map { "the policy confirmed before (applied from \($0))" } ?? "nothing (everything unloads)") comes back")
         }
     }
 
