@@ -172,3 +172,18 @@ struct LearnTests {
         #expect(rows.contains { $0["reason"] as? String == "ok" && ($0["packets"] as? Int ?? 0) > 0 }, "\(rows)")
     }
 }
+
+extension ConfirmTests {
+    /// An unload while a rollback is armed cancels it: nothing comes back at the deadline.
+    @Test func unloadCancelsAPendingRollback() throws {
+        let lab = try Lab("confirmu", ipv4Only: true)
+        defer { lab.close() }
+        let (_, audit, _) = try start(lab)
+        #expect(try lab.fabricguard("apply", "--policy", audit, "--confirm", "2s").status == 0)
+        #expect(try lab.fabricguard("unload").status == 0)
+        let past = Date().addingTimeInterval(3.5)
+        try waitUntil("the deadline to pass", seconds: 6) { Date() > past }
+        #expect(try lab.status()["installed"] as? Bool == false)
+        #expect(try lab.ourPrograms("sana0") == 0)
+    }
+}

@@ -4,6 +4,10 @@ import FabricHost
 import FabricNetlink
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Unload: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Detach every fabricguard program and remove the pins.",
@@ -32,6 +36,12 @@ struct Unload: ParsableCommand {
         } catch {
             throw error.failure
         }
+        // A pending `apply --confirm` would re-apply its policy at the deadline: unloading cancels it.
+        let runtime = pins.runtime
+        if let pending = runtime.pendingConfirmation(), pending.helperPID > 0 { kill(pending.helperPID, SIGTERM) }
+        runtime.clearConfirmation()
+        unlink(runtime.appliedPolicy)
+        rmdir(runtime.path)
         print(found ? "unloaded: hooks detached and pins removed from \(pins.pinDir)" : "nothing to unload in \(pins.pinDir)")
     }
 }
