@@ -48,7 +48,7 @@ let package = Package(
             name: "FabricCompiler",
             dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "FabricReference", dependencies: ["FabricPolicy", "FabricCompiler", "CFabricABI"]),
+        .target(name: "FabricReference", dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "FabricCompiler", "CFabricABI"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.
         // The BPF object is embedded (built by bpf/Makefile, committed like bpf2go's output).
         .target(

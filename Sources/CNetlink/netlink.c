@@ -241,17 +241,25 @@ static int dump_request(struct mnl_socket *socket, char *buffer, size_t size, st
 	}
 }
 
+/* A dump request of `type` at the start of `buffer`; `salt` varies its sequence number. */
+static struct nlmsghdr *put_dump(char *buffer, uint16_t type, unsigned int salt)
+{
+	struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+
+	request->nlmsg_type = type;
+	request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	request->nlmsg_seq = (unsigned int)time(NULL) ^ salt;
+	return request;
+}
+
 /* One dump of links or addresses (RTM_GETLINK, RTM_GETADDR). */
 static int dump_one(struct mnl_socket *socket, uint16_t type, struct sinks *sinks)
 {
 	/* A dump part can be as large as the kernel's skb (32 KiB and more). */
 	static __thread char buffer[65536];
-	struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+	struct nlmsghdr *request = put_dump(buffer, type, type);
 	struct rtgenmsg *generic;
 
-	request->nlmsg_type = type;
-	request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	request->nlmsg_seq = (unsigned int)time(NULL) ^ type;
 	generic = mnl_nlmsg_put_extra_header(request, sizeof(*generic));
 	generic->rtgen_family = AF_UNSPEC;
 	return dump_request(socket, buffer, sizeof(buffer), sinks);
@@ -264,13 +272,10 @@ int fg_nl_clsact_filters(struct mnl_socket *socket, int ifindex)
 	struct sinks sinks = { 0 };
 
 	for (unsigned int i = 0; i < sizeof(parents) / sizeof(parents[0]); i++) {
-		struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+		struct nlmsghdr *request = put_dump(buffer, RTM_GETTFILTER, parents[i]);
 		struct tcmsg *tc;
 		int result;
 
-		request->nlmsg_type = RTM_GETTFILTER;
-		request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		request->nlmsg_seq = (unsigned int)time(NULL) ^ parents[i];
 		tc = mnl_nlmsg_put_extra_header(request, sizeof(*tc));
 		tc->tcm_family = AF_UNSPEC;
 		tc->tcm_ifindex = ifindex;
@@ -329,13 +334,10 @@ int fg_nl_dump_routes(struct mnl_socket *socket, fg_nl_route_sink routes, void *
 	sinks.routes = routes;
 	sinks.context = context;
 	for (unsigned int i = 0; i < sizeof(families); i++) {
-		struct nlmsghdr *request = mnl_nlmsg_put_header(buffer);
+		struct nlmsghdr *request = put_dump(buffer, RTM_GETROUTE, families[i]);
 		struct rtmsg *info;
 		int result;
 
-		request->nlmsg_type = RTM_GETROUTE;
-		request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		request->nlmsg_seq = (unsigned int)time(NULL) ^ families[i];
 		info = mnl_nlmsg_put_extra_header(request, sizeof(*info));
 		info->rtm_family = families[i];
 		/* RT_TABLE_UNSPEC: every table, policy routing's included. */
