@@ -67,6 +67,8 @@ let package = Package(
         .target(name: "FabricNetlink", dependencies: ["CNetlink", "FabricHost", "FabricPolicy", "FabricSystem"]),
         // libsystemd's sd_notify, for Type=notify units (Debian: libsystemd-dev).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // `lint`: the host's routes, sysctls, addresses and iSCSI bindings held against the policy.
+        .target(name: "FabricLint", dependencies: ["FabricPolicy", "FabricHost", "FabricSystem"]),
         // Violation events with names on them: the daemon's wire format, the socket client, the describer.
         .target(
             name: "FabricEvents",
@@ -96,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink", "FabricEvents",
+                "FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink", "FabricEvents", "FabricLint",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -113,6 +115,7 @@ let package = Package(
         ),
 
         .testTarget(name: "FabricPolicyTests", dependencies: ["FabricPolicy", "FabricFixtures"]),
+        .testTarget(name: "FabricLintTests", dependencies: ["FabricLint", "FabricHost", "FabricPolicy"]),
         .testTarget(name: "FabricHostTests", dependencies: ["FabricHost", "FabricPolicy", "FabricSystem"]),
         .testTarget(name: "FabricCompilerTests", dependencies: ["FabricABI", "FabricCompiler", "FabricFixtures"]),
         .testTarget(name: "FabricCaptureTests", dependencies: ["FabricCapture", "FabricReference", "FabricFixtures"]),

@@ -7,55 +7,18 @@ import FabricSystem
 import Glibc
 #endif
 
-/// A route of the kernel's tables, or the answer of a route lookup.
-public struct Route: Sendable, Equatable {
-    /// 0.0.0.0/0 or ::/0 for a default route.
-    public var destination: IPPrefix
-    /// 254 is main, 255 local; others are policy routing's.
-    public var table: UInt32
-    public var kind: Kind
-    /// The interface it leaves through; nil for multipath, blackhole and the like.
-    public var outputIfindex: UInt32?
-    /// The source address the kernel picks for traffic on this route (`src`).
-    public var preferredSource: IPAddress?
-    public var gateway: IPAddress?
-    public var metric: UInt32
-
-    public enum Kind: Sendable, Equatable {
-        case unicast, local, broadcast, multicast, blackhole, unreachable, prohibit, other(UInt8)
-
-        init(_ code: UInt8) {
-            switch Int32(code) {
-            case Int32(RTN_UNICAST): self = .unicast
-            case Int32(RTN_LOCAL): self = .local
-            case Int32(RTN_BROADCAST): self = .broadcast
-            case Int32(RTN_MULTICAST): self = .multicast
-            case Int32(RTN_BLACKHOLE): self = .blackhole
-            case Int32(RTN_UNREACHABLE): self = .unreachable
-            case Int32(RTN_PROHIBIT): self = .prohibit
-            default: self = .other(code)
-            }
-        }
-    }
-
-    public static let mainTable: UInt32 = 254
-    public static let localTable: UInt32 = 255
-
-    public var isDefault: Bool { destination.length == 0 }
-
+extension Route {
     init?(_ raw: fg_nl_route) {
         let width = Int32(raw.family) == AF_INET ? 4 : 16
         func address(_ tuple: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) -> IPAddress? {
             withUnsafeBytes(of: tuple) { IPAddress(bytes: $0.prefix(width)) }
         }
         guard let destination = address(raw.dst) else { return nil }
-        self.destination = IPPrefix(covering: destination, length: Int(raw.dst_length))
-        table = raw.table
-        kind = Kind(raw.type)
-        outputIfindex = raw.oif == 0 ? nil : raw.oif
-        preferredSource = raw.has_prefsrc != 0 ? address(raw.prefsrc) : nil
-        gateway = raw.has_gateway != 0 ? address(raw.gateway) : nil
-        metric = raw.priority
+        self.init(
+            destination: IPPrefix(covering: destination, length: Int(raw.dst_length)), table: raw.table,
+            kind: Kind(code: raw.type), outputIfindex: raw.oif == 0 ? nil : raw.oif,
+            preferredSource: raw.has_prefsrc != 0 ? address(raw.prefsrc) : nil,
+            gateway: raw.has_gateway != 0 ? address(raw.gateway) : nil, metric: raw.priority)
     }
 }
 

@@ -23,7 +23,7 @@ struct FabricGuard: ParsableCommand {
             `status`: 3 nothing applied, 4 applied but degraded.
             """,
         version: FabricGuard.version,
-        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Run.self, Status.self, Stats.self, Events.self, Unload.self, DryRunCommand.self, Learn.self, Confirm.self, RollbackHelper.self]
+        subcommands: [Check.self, Explain.self, Inventory.self, Apply.self, Run.self, Status.self, Stats.self, Events.self, Unload.self, DryRunCommand.self, Learn.self, Lint.self, Confirm.self, RollbackHelper.self]
     )
 }
 

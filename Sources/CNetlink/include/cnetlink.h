@@ -7,7 +7,7 @@
 #define CNETLINK_H
 
 #include <stdint.h>
-#include <linux/rtnetlink.h> /* RTN_* route types, for the Swift side */
+
 
 #ifdef __cplusplus
 extern "C" {
