@@ -97,6 +97,55 @@ struct LintTests {
         #expect(state.status == 0 && state.findings.isEmpty, "\(state.findings)")
     }
 
+    /// The classes one host cannot show all at once (they are about the same
+    /// interface or remove each other's routes): each made alone on a clean
+    /// host is found alone, and its fix leaves the host clean again.
+    @Test func interfaceAddressAndPrefixClassesOneAtATime() throws {
+        let lab = try Lab("lint1")
+        defer { lab.close() }
+        let iscsi = lab.directory.appendingPathComponent("none").path
+        // san-b gets a second NIC, sanc0, cabled to a peer that is up.
+        try lab.must(.host, ["ip", "link", "add", "sanc0", "type", "veth", "peer", "name", "sancp"])
+        for interface in ["sana0", "sanb0", "sanc0"] {
+            try lab.must(.host, ["sysctl", "-qw", "net.ipv4.conf.\(interface).arp_ignore=1", "net.ipv4.conf.\(interface).arp_announce=2",
+                                 "net.ipv6.conf.\(interface).accept_ra=0"])
+        }
+        try lab.must(.host, ["ip", "link", "set", "sancp", "up"])
+        try lab.must(.host, ["ip", "link", "set", "sanc0", "up"])
+        let policy = try lab.write("two-nics.yaml", String(contentsOfFile: try lab.policy("base.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "interfaces: [sanb0]", with: "interfaces: [sanb0, sanc0]"))
+        #expect(try lint(lab, policy, iscsi: iscsi).findings.isEmpty)
+
+        let cases: [(make: [[String]], expected: Set<Finding>, fix: [[String]]?)] = [
+            ([["ip", "link", "set", "sanc0", "down"]], [Finding(severity: "warning", kind: "interface_down", interface: "sanc0", prefix: "")], nil),
+            ([["ip", "link", "set", "sancp", "down"]], [Finding(severity: "warning", kind: "no_carrier", interface: "sanc0", prefix: "")],
+             [["ip", "link", "set", "sancp", "up"]]),
+            ([["ip", "link", "set", "sanc0", "down"], ["ip", "link", "set", "sanc0", "name", "sanc9"]],
+             [Finding(severity: "error", kind: "interface_missing", interface: "sanc0", prefix: "")],
+             [["ip", "link", "set", "sanc9", "name", "sanc0"], ["ip", "link", "set", "sanc0", "up"]]),
+            ([["ip", "route", "add", "10.2.0.128/25", "dev", "mgmt0"]],
+             [Finding(severity: "error", kind: "fabric_prefix_routed_outside", interface: "mgmt0", prefix: "10.2.0.128/25")], nil),
+            ([["ip", "route", "del", "10.2.0.0/24", "dev", "sanb0"]],
+             [Finding(severity: "error", kind: "prefix_without_route", interface: "sanb0", prefix: "10.2.0.0/24")], nil),
+            // Without its addresses, san-b also has no route to its prefixes (and means to reach none: warnings).
+            ([["ip", "addr", "flush", "dev", "sanb0", "scope", "global"]],
+             [Finding(severity: "warning", kind: "policy_address_absent", interface: "sanb0", prefix: "10.2.0.0/24, fd00:b::/64"),
+              Finding(severity: "warning", kind: "prefix_without_route", interface: "sanb0", prefix: "10.2.0.0/24"),
+              Finding(severity: "warning", kind: "prefix_without_route", interface: "sanb0", prefix: "fd00:b::/64")],
+             [["ip", "addr", "add", "10.2.0.10/24", "dev", "sanb0"], ["ip", "addr", "add", "fd00:b::10/64", "dev", "sanb0", "nodad"]]),
+        ]
+        for (make, expected, fix) in cases {
+            for command in make { try lab.must(.host, command) }
+            let found = try lint(lab, policy, iscsi: iscsi)
+            #expect(found.findings == expected, "after \(make): \(found.findings)")
+            #expect(found.status == (expected.contains { $0.severity == "error" } ? 4 : 0))
+            // lint's own command where it gives one, else the undoing by hand.
+            let commands = try fix ?? [try #require(found.fixes[expected.first!]).split(separator: " ").map(String.init)]
+            for command in commands { try lab.must(.host, command) }
+            #expect(try lint(lab, policy, iscsi: iscsi).findings.isEmpty, "after fixing \(make)")
+        }
+    }
+
     /// `learn`'s policy on the host it was learnt from: lint finds no error in it
     /// (once ARP is pinned to each NIC, which a policy cannot do).
     @Test func aLearntPolicyLintsWithoutErrors() throws {
