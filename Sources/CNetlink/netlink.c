@@ -203,6 +203,17 @@ int fg_nl_set_receive_buffer(struct mnl_socket *socket, int bytes)
 	return -errno;
 }
 
+/* One datagram of replies into `buffer` (EINTR retried): its length, or -errno. */
+static ssize_t receive(struct mnl_socket *socket, char *buffer, size_t size)
+{
+	for (;;) {
+		ssize_t length = mnl_socket_recvfrom(socket, buffer, size);
+
+		if (length >= 0 || errno != EINTR)
+			return length < 0 ? -errno : length;
+	}
+}
+
 /* Sends the dump request in `buffer` and hands its replies to the sinks. */
 static int dump_request(struct mnl_socket *socket, char *buffer, size_t size, struct sinks *sinks)
 {
@@ -215,12 +226,9 @@ static int dump_request(struct mnl_socket *socket, char *buffer, size_t size, st
 	if (mnl_socket_sendto(socket, request, request->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		length = mnl_socket_recvfrom(socket, buffer, size);
-		if (length < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		length = receive(socket, buffer, size);
+		if (length < 0)
+			return (int)length;
 		/* NLM_F_DUMP_INTR sits on the messages of a dump a change raced. */
 		for (const struct nlmsghdr *message = (const struct nlmsghdr *)buffer;
 		     mnl_nlmsg_ok(message, (int)length);
@@ -375,12 +383,9 @@ int fg_nl_route_get(struct mnl_socket *socket, uint8_t family, const uint8_t *de
 	if (mnl_socket_sendto(socket, request, request->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		length = mnl_socket_recvfrom(socket, buffer, sizeof(buffer));
-		if (length < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		length = receive(socket, buffer, sizeof(buffer));
+		if (length < 0)
+			return (int)length;
 		for (const struct nlmsghdr *message = (const struct nlmsghdr *)buffer;
 		     mnl_nlmsg_ok(message, (int)length);
 		     message = mnl_nlmsg_next(message, (int *)&length)) {
