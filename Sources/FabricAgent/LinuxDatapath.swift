@@ -152,7 +152,7 @@ public final class LinuxDatapath: Datapath {
     }
 
     public func write(_ entries: [MapEntry], bank: UInt32) throws {
-        try PolicyWriter.write(entries, bank: bank) { try map($0) }
+        try PolicyWriter.write(entries, bank: bank, innerPins: mapsDirectory) { try map($0) }
     }
 
     // MARK: Hooks

@@ -16,12 +16,20 @@ public enum PolicyWriter {
     /// place when the one there is large enough, else into a new one swapped
     /// into the slot with one update (the kernel frees the old one once no
     /// program can be reading it).
-    public static func write(_ entries: [MapEntry], bank: UInt32, maps: (String) throws -> BPFMap) throws {
+    ///
+    /// `innerPins`, a directory, keeps each bank's bucket array pinned as
+    /// `fg_buckets-BANK`, so that a later write reopens it by path: reopening it
+    /// by id (BPF_MAP_GET_FD_BY_ID) needs CAP_SYS_ADMIN, which the agent does
+    /// not otherwise need.
+    public static func write(
+        _ entries: [MapEntry], bank: UInt32, innerPins: String? = nil, maps: (String) throws -> BPFMap
+    ) throws {
         var packed: [String: (keys: [UInt8], values: [UInt8])] = [:]
         for entry in entries {
             if entry.map == FG_MAP_PREFIXES {
                 // Megabytes at large policies: straight from the entry, never copied.
-                try maps(FG_MAP_PREFIXES).writeBuckets(slot: bank, bytes: entry.value)
+                try maps(FG_MAP_PREFIXES).writeBuckets(
+                    slot: bank, bytes: entry.value, pin: innerPins.map { "\($0)/\(ABIMaps.buckets.name)-\(bank)" })
                 continue
             }
             packed[entry.map, default: ([], [])].keys += entry.key
@@ -54,10 +62,10 @@ extension BPFMap {
     /// large enough (no program reads it before the flip; replacing an inner
     /// map instead would wait for an RCU grace period); otherwise a new array
     /// with an eighth of headroom takes the slot.
-    public func writeBuckets(slot: UInt32, bytes: [UInt8]) throws(SystemError) {
+    public func writeBuckets(slot: UInt32, bytes: [UInt8], pin: String? = nil) throws(SystemError) {
         let shape = ABIMaps.buckets
         let needed = bytes.count / shape.valueSize
-        if let current = try innerMap(slot: slot, name: shape.name),
+        if let current = try innerMap(slot: slot, name: shape.name, pin: pin),
            current.facts.maxEntries >= needed, current.facts.flags == ABIMaps.bucketFlags {
             try current.writeMapped(bytes)
             return
@@ -71,19 +79,32 @@ extension BPFMap {
         guard fd >= 0 else { throw SystemError(verb: "create map", object: shape.name, errno: -fd) }
         // The array of maps holds its own reference once the array is in a slot.
         defer { close(fd) }
-        try BPFMap(name: shape.name, fd: fd, ownsDescriptor: false).writeMapped(bytes)
+        let created = try BPFMap(name: shape.name, fd: fd, ownsDescriptor: false)
+        try created.writeMapped(bytes)
         try update(key: slot, value: UInt32(bitPattern: fd))
+        if let pin {
+            unlink(pin)
+            try created.pin(at: pin)
+        }
     }
 
-    /// The inner map in `slot` of an array of maps, nil when the slot is empty.
-    func innerMap(slot: UInt32, name: String) throws(SystemError) -> BPFMap? {
+    /// The inner map in `slot` of an array of maps, nil when the slot is empty
+    /// or the map cannot be reopened without CAP_SYS_ADMIN (the caller then
+    /// makes a new one). `pin` is where it was pinned, if it was: that copy
+    /// is used when it is still the one in the slot.
+    func innerMap(slot: UInt32, name: String, pin: String?) throws(SystemError) -> BPFMap? {
         var id: UInt32 = 0
         var key = slot
         if bpf_map_lookup_elem(fd, &key, &id) < 0 {
             if errno == ENOENT { return nil }
             throw SystemError(verb: "look up map", object: self.name, errno: errno)
         }
-        let inner = try SystemError.check(bpf_map_get_fd_by_id(id), "open map", "\(name) (id \(id))")
+        if let pin, let pinned = try? BPFMap.pinned(at: pin, name: name), pinned.facts.id == id { return pinned }
+        let inner = bpf_map_get_fd_by_id(id)
+        if inner < 0 {
+            if errno == EPERM { return nil }
+            throw SystemError(verb: "open map", object: "\(name) (id \(id))", errno: errno)
+        }
         do {
             return try BPFMap(name: name, fd: inner, ownsDescriptor: true)
         } catch {

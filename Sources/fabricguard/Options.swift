@@ -167,8 +167,18 @@ extension AgentError {
     var failure: CommandFailure {
         switch self {
         case .policy(let error): CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
-        case .kernel: CommandFailure(status: .runtimeFailure, message: description)
+        case .kernel: CommandFailure(status: .runtimeFailure, message: description + permissionHint(self))
         case .refused: CommandFailure(status: .usageOrPolicy, message: description)
         }
     }
+}
+
+/// For an error that is a refused permission (EPERM, EACCES): which capability
+/// this process lacks, so that "Operation not permitted" names its cause.
+func permissionHint(_ error: any Error) -> String {
+    var cause: any Error = error
+    if case .kernel(_, let inner) = error as? AgentError { cause = inner }
+    guard let system = cause as? SystemError, system.errno == EPERM || system.errno == EACCES,
+          let hint = Capability.missingHint() else { return "" }
+    return " (\(hint))"
 }

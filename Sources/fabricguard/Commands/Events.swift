@@ -133,7 +133,7 @@ struct Events: ParsableCommand {
         } catch let failure as CommandFailure {
             throw failure
         } catch {
-            throw CommandFailure(status: .runtimeFailure, message: "events: \(error)")
+            throw CommandFailure(status: .runtimeFailure, message: "events: \(error)\(permissionHint(error))")
         }
     }
 }

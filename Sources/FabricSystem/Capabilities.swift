@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Linux capabilities fabricguard's kernel verbs need, and which of them
+/// this process lacks: the permission errors name the missing one instead
+/// of a bare "Operation not permitted".
+public enum Capability: Int, CaseIterable, Sendable, CustomStringConvertible {
+    /// Attaching tc filters and XDP programs, netlink changes.
+    case netAdmin = 12
+    case dacOverride = 1
+    case sysAdmin = 21
+    /// The verifier's pointer rules for the programs (allow_ptr_leaks).
+    case perfmon = 38
+    /// Creating maps and loading programs.
+    case bpf = 39
+
+    public var description: String {
+        switch self {
+        case .netAdmin: "CAP_NET_ADMIN"
+        case .dacOverride: "CAP_DAC_OVERRIDE"
+        case .sysAdmin: "CAP_SYS_ADMIN"
+        case .perfmon: "CAP_PERFMON"
+        case .bpf: "CAP_BPF"
+        }
+    }
+
+    /// What `apply`, `run` and `unload` need (docs/cli.md, "Privileges").
+    public static let kernelVerbs: [Capability] = [.bpf, .perfmon, .netAdmin]
+
+    /// The effective set, from /proc/self/status (CapEff); nil when unreadable.
+    public static func effective() -> Set<Capability>? {
+        guard let status = try? TextFile.read("/proc/self/status", maximumSize: 1 << 16),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingWhitespace, radix: 16)
+        else { return nil }
+        return Set(allCases.filter { mask & (1 << UInt64($0.rawValue)) != 0 })
+    }
+
+    /// "(needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; this process lacks CAP_PERFMON)", or nil
+    /// when nothing of `needed` is missing (CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON).
+    public static func missingHint(_ needed: [Capability] = kernelVerbs) -> String? {
+        guard let have = effective() else { return nil }
+        let missing = needed.filter { capability in
+            !have.contains(capability) && !((capability == .bpf || capability == .perfmon) && have.contains(.sysAdmin))
+        }
+        guard !missing.isEmpty else { return nil }
+        let all = needed.map(\.description)
+        let list = all.count > 1 ? all.dropLast().joined(separator: ", ") + " and " + all.last! : all[0]
+        return "needs \(list); this process lacks \(missing.map(\.description).joined(separator: ", "))"
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingWhitespace: String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}
