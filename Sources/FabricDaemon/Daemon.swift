@@ -238,6 +238,17 @@ final class ReconcileLoop: Service, @unchecked Sendable {
             group.addTask {
                 while (try? await Task.sleep(for: interval)) != nil { triggers.post { $0.resync = true } }
             }
+            if let period = reconciler.configuration.watchPolicy {
+                let path = reconciler.configuration.policyPath
+                group.addTask { [logger] in
+                    var watch = PolicyFileWatch(path: path)
+                    while (try? await Task.sleep(for: period)) != nil {
+                        guard watch.changed() else { continue }
+                        logger.info("the policy file changed; reloading", metadata: ["path": "\(watch.path)"])
+                        triggers.post { $0.reload = true }
+                    }
+                }
+            }
             if let period = notifier.watchdogInterval {
                 group.addTask { [notifier] in
                     while (try? await Task.sleep(for: period / 2)) != nil { notifier.watchdog() }

@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Sendable {
     public var ingressHook: IngressHookPreference
     /// Where to serve Prometheus metrics; nil: nowhere.
     public var metrics: MetricsEndpoint?
+    /// Reload when the policy file's content changes, checked this often (nil: SIGHUP only).
+    public var watchPolicy: Duration?
     /// The lockout guard, asked about the first apply and every reload (not
     /// about host changes: the policy the operator accepted stays enforced).
     public var vet: (@Sendable (MapPlan) -> String?)?

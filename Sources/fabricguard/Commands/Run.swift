@@ -21,6 +21,9 @@ struct Run: ParsableCommand {
             hitless generation swap. A full resync runs every --resync seconds and
             after any failed step, so a missed event costs at most one interval.
 
+            --watch-policy also reloads when the file's content changes (checked every
+            2 s; a Kubernetes ConfigMap update, an editor's save).
+
             Signals: SIGHUP reloads the policy file (a file that fails validation, or
             that the lockout guard refuses, is refused and logged; the running
             generation stays). SIGTERM and SIGINT
@@ -56,6 +59,9 @@ struct Run: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Seconds between full resyncs with the host.", valueName: "seconds"))
     var resync: Double = 30
+
+    @Flag(name: .long, help: "Reload when the policy file's content changes (a ConfigMap update), as on SIGHUP.")
+    var watchPolicy = false
 
     @Flag(name: .long, help: "On SIGTERM/SIGINT, detach everything and remove the pins instead of leaving enforcement in place.")
     var unloadOnExit = false
@@ -123,6 +129,7 @@ struct Run: ParsableCommand {
             pinDirectory: pins.pinDir, runtime: pins.runtime,
             resyncInterval: .milliseconds(Int64(resync * 1000)), unloadOnExit: unloadOnExit,
             allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook, metrics: try Self.endpoint(metrics))
+        configuration.watchPolicy = watchPolicy ? .seconds(2) : nil
         do {
             configuration.vet = try enforce.lockoutGuard("run", host: LiveHost().inventory())
         } catch let failure as CommandFailure {
