@@ -75,6 +75,37 @@ struct CLITests {
         #expect(result.status == 2 && result.stderr.contains(message), "\(result.stderr)")
     }
 
+    /// examples/fleet: one template rendered per host and checked against each
+    /// host's inventory; a host whose values do not fit its inventory fails the run.
+    @Test func theFleetExampleRendersAndChecksEveryHost() throws {
+        let fleet = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/fleet")
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("fg-fleet-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: fleet, to: work)
+        defer { try? FileManager.default.removeItem(at: work) }
+        func render() throws -> (status: Int32, output: String) {
+            let process = Process()
+            process.executableURL = work.appendingPathComponent("render-and-check")
+            process.arguments = [work.appendingPathComponent("out").path]
+            process.environment = ProcessInfo.processInfo.environment.merging(["FABRICGUARD": Self.executable.path]) { $1 }
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let good = try render()
+        #expect(good.status == 0 && good.output.components(separatedBy: ": valid, 2 fabrics, 2 managed interfaces").count == 4, "\(good.output)")
+        let rendered = try String(contentsOf: work.appendingPathComponent("out/array-1.yaml"), encoding: .utf8)
+        #expect(rendered.contains("interfaces: [ens3f0]") && rendered.contains("management: [bond0]") && !rendered.contains("${"))
+        // A host whose values name a NIC its inventory does not have.
+        try "NIC_A=ens2f0\nNIC_B=ens9f9\nMGMT=bond0\n".write(to: work.appendingPathComponent("hosts/array-1.env"), atomically: true, encoding: .utf8)
+        let bad = try render()
+        #expect(bad.status == 1 && bad.output.contains("array-1: FAILED") && bad.output.contains("ens9f9"), "\(bad.output)")
+    }
+
     @Test func checkShowsTheEventBudget() throws {
         let result = try run("check", "--policy", Self.path("policy.yaml"), "--host", Self.path("host.json"))
         #expect(result.stdout.contains("events 100/s per interface and reason, bursts of 200"), "\(result.stdout)")
