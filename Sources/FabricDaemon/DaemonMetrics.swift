@@ -100,7 +100,8 @@ public final class DaemonMetrics: Sendable {
         state.withLock { state in
             let dropped = registry.makeCounter(descriptor: Self.descriptor(
                 "event_client_drops", "total", "events not delivered to an events client that read too slowly"))
-            Self.advance(dropped, key: "client_drops", to: counts.dropped, last: &state.last)
+            Self.advance(dropped, from: state.clientDrops, to: counts.dropped)
+            state.clientDrops = counts.dropped
             registry.makeGauge(descriptor: Self.descriptor("event_clients", "", "events clients connected")).set(to: Double(counts.subscribers))
         }
     }
@@ -108,8 +109,8 @@ public final class DaemonMetrics: Sendable {
     // MARK: Scrape
 
     private struct ScrapeState {
-        /// The value each counter series had at the last scrape (a counter only goes up by the difference).
-        var last: [String: UInt64] = [:]
+        /// What the client-drops counter was last moved to (a counter only goes up by the difference).
+        var clientDrops: UInt64 = 0
         var policyInfo: Gauge?
         /// The registry's series of each kernel cell, made once: making one
         /// (label checks, a locked lookup) per cell per scrape was most of a
@@ -225,10 +226,6 @@ public final class DaemonMetrics: Sendable {
         }
     }
 
-    static func advance(_ counter: Counter, key: String, to value: UInt64, last: inout [String: UInt64]) {
-        advance(counter, from: last[key] ?? 0, to: value)
-        last[key] = value
-    }
 
     static func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "fabricguard", metricName: name, unitName: unit, helpText: help)

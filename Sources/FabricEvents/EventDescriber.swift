@@ -1,6 +1,7 @@
 import FabricABI
 import FabricAgent
 import FabricBPF
+import FabricCompiler
 import FabricHost
 import FabricPolicy
 import FabricReference
@@ -46,15 +47,7 @@ public struct EventDescriber: Sendable {
             dst: summary.destination?.description, protocol: summary.protocolName, sport: summary.sourcePort,
             dport: summary.destinationPort,
             sourceFabric: summary.source.flatMap { source in owners.first { $0.prefix.contains(source) }?.fabric },
-            length: event.frameLength, frame: Self.hex(event.head))
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0xf)]] }
-        return String(decoding: text, as: UTF8.self)
+            length: event.frameLength, frame: Digest.hex(event.head))
     }
 
     /// RFC 3339 in UTC, from bpf_ktime_get_ns (CLOCK_MONOTONIC): the event's

@@ -17,7 +17,6 @@ public enum PolicyLearner {
         public var description: String
     }
 
-    static let linkLocal = IPPrefix(covering: IPAddress("fe80::")!, length: 10)
     static let loopback = [IPPrefix(covering: IPAddress("127.0.0.0")!, length: 8), IPPrefix(covering: IPAddress("::1")!, length: 128)]
 
     /// `defaultRoutes` names the interfaces that carry a default route (either family).
@@ -28,7 +27,7 @@ public enum PolicyLearner {
         var skipped: [String] = []
         for interface in host.interfaces where interface.name != "lo" && !defaultRoutes.contains(interface.name) {
             let addresses = interface.addresses.filter { address in
-                !linkLocal.contains(address.address) && !loopback.contains { $0.contains(address.address) }
+                !IPPrefix.ipv6LinkLocal.contains(address.address) && !loopback.contains { $0.contains(address.address) }
             }
             if addresses.isEmpty { skipped.append(interface.name) } else { candidates.append((interface, addresses)) }
         }

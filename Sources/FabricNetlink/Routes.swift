@@ -73,7 +73,6 @@ extension LiveHost {
 extension LiveHost {
     /// Destinations that stand for "anything beyond the default route".
     static let beyond = [IPAddress("192.0.2.1")!, IPAddress("2001:db8::1")!]
-    static let linkLocal = IPPrefix(covering: IPAddress("fe80::")!, length: 10)
 
     /// The traffic an apply must not cut, as this host carries it now: the SSH
     /// session in `sshConnection` (the `SSH_CONNECTION` variable: client
@@ -92,7 +91,7 @@ extension LiveHost {
             guard let route = try route(to: destination), route.kind == .unicast, let out = route.outputIfindex, let name = names[out],
                   let source = route.preferredSource
                       ?? interfaces.first(where: { $0.index == out })?.addresses.map(\.address).first(where: {
-                          $0.family == destination.family && !Self.linkLocal.contains($0)
+                          $0.family == destination.family && !IPPrefix.ipv6LinkLocal.contains($0)
                       })
             else { continue }
             let family = destination.family == .ipv4 ? "IPv4" : "IPv6"

@@ -109,3 +109,8 @@ extension IPPrefix: Codable {
         try container.encode(description)
     }
 }
+
+extension IPPrefix {
+    /// fe80::/10: never a fabric's, never a source to learn or protect.
+    public static let ipv6LinkLocal = IPPrefix(covering: IPAddress("fe80::")!, length: 10)
+}
