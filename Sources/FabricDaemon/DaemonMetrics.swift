@@ -226,7 +226,6 @@ public final class DaemonMetrics: Sendable {
         }
     }
 
-
     static func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "fabricguard", metricName: name, unitName: unit, helpText: help)
     }
