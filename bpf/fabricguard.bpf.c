@@ -35,7 +35,12 @@ static __always_inline int fg_tc(struct __sk_buff *skb, __u32 direction)
 	case FG_ACTION_REDIRECT:
 		return bpf_redirect_neigh(v.redirect_ifindex, NULL, 0, 0);
 	default:
-		return TC_ACT_OK;
+		/* "No objection", not "accept": TC_ACT_UNSPEC is tcx's TCX_NEXT
+		 * and cls_bpf's "continue" (direct action), so the programs and
+		 * filters after this one still judge the frame; with none left
+		 * the kernel passes it. TC_ACT_OK would end the hook for every
+		 * frame we pass, starving whoever runs after us. */
+		return TC_ACT_UNSPEC;
 	}
 }
 

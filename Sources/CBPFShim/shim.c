@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -149,6 +150,99 @@ int fg_xdp_link_create(int prog_fd, int ifindex, uint32_t flags)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * tcx, from the kernel's include/uapi/linux/bpf.h (6.6 and later), which
+ * linux-libc-dev 6.1 predates: the attach types, the link type, the mprog
+ * placement flags, and the two attr layouts the shim fills. The layouts are
+ * the uapi's, field for field (the unions reduced to the member used); a
+ * shorter attr than the kernel's is fine, bpf(2) zero-fills the rest.
+ */
+#define FG_BPF_TCX_INGRESS 46
+#define FG_BPF_TCX_EGRESS 47
+#define FG_BPF_LINK_TYPE_TCX 11
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
+#ifndef BPF_F_AFTER
+#define BPF_F_AFTER (1U << 4)
+#endif
+
+/* union bpf_attr, BPF_LINK_CREATE with link_create.tcx */
+struct fg_tcx_link_create_attr {
+	__u32 prog_fd;
+	__u32 target_ifindex;
+	__u32 attach_type;
+	__u32 flags;
+	__u32 relative_fd; /* 0 with BPF_F_BEFORE/AFTER: first/last */
+	__u32 pad;
+	__u64 expected_revision; /* 0: whatever the hook's revision */
+};
+
+/* union bpf_attr, BPF_PROG_QUERY (query.link_ids and query.revision are 6.6) */
+struct fg_tcx_query_attr {
+	__u32 target_ifindex;
+	__u32 attach_type;
+	__u32 query_flags;
+	__u32 attach_flags;
+	__u64 prog_ids;
+	__u32 count;
+	__u32 pad;
+	__u64 prog_attach_flags;
+	__u64 link_ids;
+	__u64 link_attach_flags;
+	__u64 revision;
+};
+
+_Static_assert(sizeof(struct fg_tcx_link_create_attr) == 32, "link_create.tcx ends at byte 32 of bpf_attr");
+_Static_assert(sizeof(struct fg_tcx_query_attr) == 64, "query.revision ends at byte 64 of bpf_attr");
+
+int fg_tcx_link_create(int prog_fd, int ifindex, int egress, int last)
+{
+	struct fg_tcx_link_create_attr attr;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = prog_fd;
+	attr.target_ifindex = ifindex;
+	attr.attach_type = egress ? FG_BPF_TCX_EGRESS : FG_BPF_TCX_INGRESS;
+	attr.flags = last ? BPF_F_AFTER : BPF_F_BEFORE;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int fg_tcx_query(int ifindex, int egress, uint32_t *prog_ids, uint32_t *link_ids, uint32_t *count, uint64_t *revision)
+{
+	struct fg_tcx_query_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.target_ifindex = ifindex;
+	attr.attach_type = egress ? FG_BPF_TCX_EGRESS : FG_BPF_TCX_INGRESS;
+	attr.prog_ids = (__u64)(unsigned long)prog_ids;
+	attr.link_ids = (__u64)(unsigned long)link_ids;
+	attr.count = *count;
+	if (syscall(__NR_bpf, BPF_PROG_QUERY, &attr, sizeof(attr)) < 0) {
+		if (errno == ENOSPC)
+			*count = attr.count;
+		return -errno;
+	}
+	*count = attr.count;
+	*revision = attr.revision;
+	return 0;
+}
+
+int fg_tcx_supported(void)
+{
+	uint32_t count = 0;
+	uint64_t revision;
+	/* Loopback is ifindex 1 in every network namespace. Kernels before 6.6
+	 * refuse the attach type (EINVAL); with tcx the query just counts. */
+	int err = fg_tcx_query(1, 0, NULL, NULL, &count, &revision);
+
+	if (err == 0)
+		return 1;
+	return err == -EINVAL ? 0 : err;
+}
+
 int fg_prog_test_run(int prog_fd, int xdp, const void *frame, uint32_t size, uint32_t ifindex,
 		     uint32_t repeat, uint32_t *retval, uint32_t *duration_ns)
 {
@@ -209,7 +303,19 @@ int fg_link_facts(int link_fd, struct fg_link_facts *facts)
 	facts->type = info.type;
 	facts->id = info.id;
 	facts->prog_id = info.prog_id;
-	facts->ifindex = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex : 0;
+	facts->ifindex = 0;
+	facts->tcx = info.type == FG_BPF_LINK_TYPE_TCX;
+	facts->egress = 0;
+	if (info.type == BPF_LINK_TYPE_XDP) {
+		facts->ifindex = info.xdp.ifindex;
+	} else if (facts->tcx) {
+		/* link_info.tcx is { ifindex, attach_type }, at the offset of
+		 * link_info.xdp (the same union), which the 6.1 header knows. */
+		const __u32 *tcx = (const __u32 *)&info.xdp;
+
+		facts->ifindex = tcx[0];
+		facts->egress = tcx[1] == FG_BPF_TCX_EGRESS;
+	}
 	return 0;
 }
 

@@ -37,11 +37,19 @@ public struct ApplyOptions: Sendable {
     public var vet: (@Sendable (MapPlan) -> String?)?
     /// `apply --confirm`: the rollback deadline to record (ISO 8601).
     public var confirmBy: String?
+    /// tcx or clsact for the tc hooks (`--tc-attach`).
+    public var tcAttach: TCAttachPreference
+    /// Where tcx programs go on their hooks (`--tc-order`); nil keeps the
+    /// order of the running policy, first when there is none.
+    public var tcOrder: TCOrder?
 
     public init(
         policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp, timestamp: String,
-        onlyIfChanged: Bool = false, vet: (@Sendable (MapPlan) -> String?)? = nil, confirmBy: String? = nil
+        onlyIfChanged: Bool = false, vet: (@Sendable (MapPlan) -> String?)? = nil, confirmBy: String? = nil,
+        tcAttach: TCAttachPreference = .auto, tcOrder: TCOrder? = nil
     ) {
+        self.tcAttach = tcAttach
+        self.tcOrder = tcOrder
         self.vet = vet
         self.confirmBy = confirmBy
         self.policyPath = policyPath
@@ -110,6 +118,8 @@ public struct StatusReport: Sendable, Codable {
         public var hooks: [HookState]
         /// Hooks the record says are attached but the kernel does not show.
         public var missing: [Hook]
+        /// tcx: where the last apply put the tc programs (`--tc-order`).
+        public var tcOrder: TCOrder?
     }
 
     /// Something that leaves the host less protected than the policy says.
@@ -193,12 +203,13 @@ public final class Agent {
         let plan = compilation.plan
         if let refusal = options.vet?(plan) { throw .refused(refusal) }
         let digestText = plan.digestText
+        let placement = try tcPlacement(options, previous: previous)
 
         // Hooks already in place are kept per interface: same programs, same
         // interface, the same hooks wanted, and the kernel still showing each.
         // Only interfaces without them (new, re-created, hooks removed behind
         // our back) are attached, so programs are loaded only when one needs it.
-        let kept = keptHooks(plan: plan, previous: previous, preference: options.ingressHook)
+        let kept = keptHooks(plan: plan, previous: previous, preference: options.ingressHook, tc: placement)
         let needsPrograms = plan.interfaces.contains { entry in
             kept[entry.ifindex] == nil && (entry.egress.mode != .off || entry.ingress.mode != .off)
         }
@@ -219,7 +230,7 @@ public final class Agent {
         if options.onlyIfChanged, let previous, let state, !needsPrograms, previous.digest == digestText,
            previous.policy == options.policyPath, previous.counterSlots == slots, previous.fabrics == fabrics,
            previous.interfaces == plan.interfaces.map({ entry in
-               AgentRecord.Interface(entry, hooks: kept[entry.ifindex] ?? [], createdClsact: createdClsact(entry.ifindex))
+               AgentRecord.Interface(entry, hooks: kept[entry.ifindex] ?? [], createdClsact: createdClsact(entry.ifindex), tc: placement)
            })
         {
             timings.compileMs = elapsed()
@@ -260,23 +271,27 @@ public final class Agent {
             for entry in plan.interfaces {
                 var created = createdClsact(entry.ifindex)
                 if let hooks = kept[entry.ifindex] {
-                    applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created))
+                    applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created, tc: placement))
                     continue
                 }
+                let earlier = previous?.interfaces.first { $0.ifindex == entry.ifindex }
                 var hooks: [Hook] = []
                 if entry.egress.mode != .off {
-                    created = try datapath.attach(.tcEgress, ifindex: entry.ifindex) || created
+                    created = try datapath.attach(.tcEgress, ifindex: entry.ifindex, tc: placement) || created
                     attachedNow.append((.tcEgress, entry.ifindex))
                     hooks.append(.tcEgress)
+                    moveOff(.tcEgress, earlier: earlier, to: placement)
                 }
                 if entry.ingress.mode != .off {
-                    let earlier = previous?.interfaces.first { $0.ifindex == entry.ifindex }?.hooks.first { $0.direction == .ingress }
-                    let (hook, createdNow) = try attachIngress(ifindex: entry.ifindex, preference: options.ingressHook, earlier: earlier)
+                    let earlierHook = earlier?.hooks.first { $0.direction == .ingress }
+                    let (hook, createdNow) = try attachIngress(
+                        ifindex: entry.ifindex, preference: options.ingressHook, earlier: earlierHook, tc: placement)
                     created = created || createdNow
                     attachedNow.append((hook, entry.ifindex))
                     hooks.append(hook)
+                    if hook == earlierHook { moveOff(hook, earlier: earlier, to: placement) }
                 }
-                applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created))
+                applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created, tc: placement))
             }
             timings.hooksMs = elapsed()
             try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
@@ -315,11 +330,41 @@ public final class Agent {
             adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings, timings: timings)
     }
 
+    /// The tc attach mode and order this apply uses: tcx where the kernel has
+    /// it (unless clsact is asked for), the order asked for, else the running one's.
+    func tcPlacement(_ options: ApplyOptions, previous: AgentRecord?) throws(AgentError) -> TCPlacement {
+        let mode: TCAttachMode
+        switch options.tcAttach {
+        case .clsact: mode = .clsact
+        case .auto: mode = datapath.tcxAvailable ? .tcx : .clsact
+        case .tcx:
+            guard datapath.tcxAvailable else {
+                throw .kernel(
+                    verb: "apply \(options.policyPath)",
+                    cause: SystemError(
+                        verb: "attach the tc programs as", object: "tcx links", errno: EOPNOTSUPP,
+                        detail: "this kernel has no tcx (Linux 6.6 and later); use --tc-attach auto or clsact"))
+            }
+            mode = .tcx
+        }
+        let order = options.tcOrder ?? previous?.interfaces.lazy.compactMap(\.tcOrder).first ?? .first
+        return TCPlacement(mode: mode, order: order)
+    }
+
+    /// After `hook` was attached as `placement` says, removes our program
+    /// attached to it the other way (tcx <-> clsact) by an earlier apply: the
+    /// new one runs already, so there is no moment without either.
+    private func moveOff(_ hook: Hook, earlier: AgentRecord.Interface?, to placement: TCPlacement) {
+        guard hook.isTC, let earlier, earlier.hooks.contains(hook) else { return }
+        let was = earlier.tcAttach ?? .clsact
+        if was != placement.mode { try? datapath.detach(hook, ifindex: earlier.ifindex, only: was.attachment) }
+    }
+
     /// The hooks by ifindex of the interfaces whose attached programs this
     /// apply can keep as they are: same programs, same interface, the same
-    /// hooks wanted, and the kernel still showing each of them. Interfaces not
-    /// in the result get their hooks attached.
-    func keptHooks(plan: MapPlan, previous: AgentRecord?, preference: IngressHookPreference) -> [UInt32: [Hook]] {
+    /// hooks wanted, attached the same way (tc mode and order), and the kernel
+    /// still showing each of them. Interfaces not in the result get their hooks attached.
+    func keptHooks(plan: MapPlan, previous: AgentRecord?, preference: IngressHookPreference, tc: TCPlacement) -> [UInt32: [Hook]] {
         guard let previous, previous.programs == datapath.programIdentity else { return [:] }
         var kept: [UInt32: [Hook]] = [:]
         for entry in plan.interfaces {
@@ -328,9 +373,13 @@ public final class Agent {
             // tc ingress is either asked for or a fallback; a fallback tries XDP again.
             let ingressKept = entry.ingress.mode == .off ? ingress == nil
                 : ingress.map { preference == .tc ? $0 == .tcIngress : $0 != .tcIngress } ?? false
-            guard ingressKept, earlier.hooks.contains(.tcEgress) == (entry.egress.mode != .off),
+            let usesTC = earlier.hooks.contains { $0.isTC }
+            let sameTC = !usesTC || ((earlier.tcAttach ?? .clsact) == tc.mode && (tc.mode == .clsact || (earlier.tcOrder ?? .first) == tc.order))
+            guard ingressKept, sameTC, earlier.hooks.contains(.tcEgress) == (entry.egress.mode != .off),
                   let present = try? datapath.hooks(ifindex: entry.ifindex),
-                  earlier.hooks.allSatisfy({ hook in present.contains { $0.hook == hook } })
+                  earlier.hooks.allSatisfy({ hook in
+                      present.contains { $0.hook == hook && (!hook.isTC || $0.attach == tc.mode.attachment) }
+                  })
             else { continue }
             kept[entry.ifindex] = earlier.hooks
         }
@@ -339,7 +388,7 @@ public final class Agent {
 
     /// XDP in driver mode, else generic, else tc ingress (or tc only, on request).
     /// The hook it attached, and whether that created the clsact qdisc.
-    func attachIngress(ifindex: UInt32, preference: IngressHookPreference, earlier: Hook?) throws -> (Hook, Bool) {
+    func attachIngress(ifindex: UInt32, preference: IngressHookPreference, earlier: Hook?, tc: TCPlacement) throws -> (Hook, Bool) {
         var candidates: [Hook] = preference == .tc ? [.tcIngress] : [.xdp, .xdpGeneric, .tcIngress]
         // An XDP link keeps the mode it was made in: try that mode first. (A tc
         // fallback is not preferred: each apply tries XDP again.)
@@ -350,7 +399,7 @@ public final class Agent {
         var lastError: (any Error)?
         for hook in candidates {
             do {
-                let created = try datapath.attach(hook, ifindex: ifindex)
+                let created = try datapath.attach(hook, ifindex: ifindex, tc: tc)
                 // Moving from XDP to tc (or back) must not leave both attached.
                 if let earlier, earlier != hook { try? datapath.detach(earlier, ifindex: ifindex) }
                 return (hook, created)
@@ -379,7 +428,7 @@ public final class Agent {
                 return StatusReport.Interface(
                     name: interface.name, ifindex: interface.ifindex, fabric: interface.fabric,
                     egressMode: interface.egressMode, ingressMode: interface.ingressMode, hooks: hooks,
-                    missing: interface.hooks.filter { hook in !hooks.contains { $0.hook == hook } })
+                    missing: interface.hooks.filter { hook in !hooks.contains { $0.hook == hook } }, tcOrder: interface.tcOrder)
             }
             let problems = Self.problems(record: record, interfaces: interfaces, host: host)
             var report = StatusReport(

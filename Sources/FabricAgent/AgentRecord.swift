@@ -51,6 +51,11 @@ public struct AgentRecord: Sendable, Equatable, Codable {
         /// This pin directory's applies created the interface's clsact qdisc:
         /// `unload` deletes it again once no filter is left on it.
         public var createdClsact: Bool?
+        /// How its tc hooks are attached, and (tcx) where among a hook's
+        /// programs; nil without a tc hook. Records older than tcx have none:
+        /// their tc hooks are clsact filters.
+        public var tcAttach: TCAttachMode?
+        public var tcOrder: TCOrder?
 
         enum CodingKeys: String, CodingKey {
             case name, ifindex, fabric, hooks
@@ -58,10 +63,12 @@ public struct AgentRecord: Sendable, Equatable, Codable {
             case egressMode = "egress_mode"
             case ingressMode = "ingress_mode"
             case createdClsact = "created_clsact"
+            case tcAttach = "tc_attach"
+            case tcOrder = "tc_order"
         }
 
-        /// A compiled interface with the hooks it has.
-        init(_ entry: InterfaceEntry, hooks: [Hook], createdClsact: Bool) {
+        /// A compiled interface with the hooks it has, its tc hooks attached as `tc` says.
+        init(_ entry: InterfaceEntry, hooks: [Hook], createdClsact: Bool, tc: TCPlacement) {
             name = entry.name
             ifindex = entry.ifindex
             fabric = entry.fabric
@@ -70,6 +77,10 @@ public struct AgentRecord: Sendable, Equatable, Codable {
             egressMode = entry.egress.mode.rawValue
             ingressMode = entry.ingress.mode.rawValue
             self.createdClsact = createdClsact ? true : nil
+            if hooks.contains(where: \.isTC) {
+                tcAttach = tc.mode
+                tcOrder = tc.mode == .tcx ? tc.order : nil
+            }
         }
     }
 

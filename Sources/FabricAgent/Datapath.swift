@@ -13,6 +13,59 @@ public enum Hook: String, Sendable, Codable, CaseIterable {
     case tcIngress = "tc-ingress"
 
     public var direction: Direction { self == .tcEgress ? .egress : .ingress }
+
+    /// A tc hook: attached as a tcx link or a clsact filter.
+    public var isTC: Bool { self == .tcEgress || self == .tcIngress }
+}
+
+/// How a program hangs on its hook, as the kernel shows it.
+public enum HookAttachment: String, Sendable, Codable, CaseIterable {
+    /// A tcx BPF link (kernel 6.6+), pinned: no qdisc.
+    case tcx
+    /// A cls_bpf filter on the clsact qdisc (direct action).
+    case clsact
+    /// An XDP BPF link, pinned.
+    case link
+}
+
+/// How the tc hooks are attached: a mode for the whole kernel.
+public enum TCAttachMode: String, Sendable, Codable, CaseIterable {
+    case tcx, clsact
+
+    public var attachment: HookAttachment { self == .tcx ? .tcx : .clsact }
+}
+
+/// What `--tc-attach` asks for.
+public enum TCAttachPreference: String, Sendable, CaseIterable {
+    /// tcx where the kernel has it, else clsact.
+    case auto
+    /// tcx, or fail: for kernels known to have it.
+    case tcx
+    /// clsact even where tcx exists (tools that only read tc filters, tests of the fallback).
+    case clsact
+}
+
+/// Where fabricguard's tcx programs go among the other programs on a hook.
+/// First (the default) means its verdict comes before anyone else's: a
+/// program ahead of it could pass (TCX_PASS) or redirect a frame and so take
+/// it past enforcement. Its own pass is "next" (TC_ACT_UNSPEC), so the
+/// programs after it still see every frame it lets through.
+public enum TCOrder: String, Sendable, Codable, CaseIterable {
+    case first, last
+}
+
+/// Where one tc hook goes: the mode and, for tcx, the place on the hook.
+public struct TCPlacement: Sendable, Equatable {
+    public var mode: TCAttachMode
+    public var order: TCOrder
+
+    public init(mode: TCAttachMode, order: TCOrder) {
+        self.mode = mode
+        self.order = order
+    }
+
+    /// What older records (before tcx) mean: clsact.
+    public static let clsact = TCPlacement(mode: .clsact, order: .first)
 }
 
 /// Which hook ingress enforcement asks for.
@@ -26,10 +79,18 @@ public enum IngressHookPreference: String, Sendable, CaseIterable {
 public struct HookState: Sendable, Equatable, Codable {
     public var hook: Hook
     public var programID: UInt32
+    /// How it hangs there: tcx or clsact for the tc hooks, link for XDP.
+    public var attach: HookAttachment
+    /// tcx: its place among the hook's programs (1 runs first) and how many there are.
+    public var position: Int?
+    public var hookPrograms: Int?
 
-    public init(hook: Hook, programID: UInt32) {
+    public init(hook: Hook, programID: UInt32, attach: HookAttachment? = nil, position: Int? = nil, hookPrograms: Int? = nil) {
         self.hook = hook
         self.programID = programID
+        self.attach = attach ?? (hook.isTC ? .clsact : .link)
+        self.position = position
+        self.hookPrograms = hookPrograms
     }
 }
 
@@ -129,11 +190,16 @@ public protocol Datapath: AnyObject {
     func activate(_ state: GenerationState) throws
     func writeRecord(_ record: AgentRecord) throws
 
-    /// Attaches (or atomically replaces) the prepared program on a hook; true
-    /// when this created the interface's clsact qdisc (tc hooks only).
+    /// Whether the kernel has tcx (6.6+), asked once.
+    var tcxAvailable: Bool { get }
+    /// Attaches (or atomically replaces) the prepared program on a hook, a tc
+    /// hook as `tc` says (ignored for XDP); true when this created the
+    /// interface's clsact qdisc (clsact mode only).
     @discardableResult
-    func attach(_ hook: Hook, ifindex: UInt32) throws -> Bool
-    func detach(_ hook: Hook, ifindex: UInt32) throws
+    func attach(_ hook: Hook, ifindex: UInt32, tc: TCPlacement) throws -> Bool
+    /// Detaches our program from a hook: only the one attached as `only`
+    /// (moving between tcx and clsact), or however it is attached when nil.
+    func detach(_ hook: Hook, ifindex: UInt32, only: HookAttachment?) throws
     /// Deletes the interface's clsact qdisc when no filter at all (anyone's)
     /// is left on it; true when it did.
     func removeClsactIfUnused(ifindex: UInt32) throws -> Bool
@@ -147,4 +213,9 @@ public protocol Datapath: AnyObject {
 
     /// Removes every pin (maps, links) and the pin directory.
     func removePins() throws
+}
+
+extension Datapath {
+    /// Detaches our program from a hook, however it is attached.
+    public func detach(_ hook: Hook, ifindex: UInt32) throws { try detach(hook, ifindex: ifindex, only: nil) }
 }

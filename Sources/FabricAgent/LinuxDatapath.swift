@@ -7,8 +7,8 @@ import FabricSystem
 import Foundation
 
 /// The real datapath: the embedded BPF object through libbpf, its maps pinned
-/// under `pinDirectory/maps`, XDP links under `pinDirectory/links` (tc filters
-/// need no pin: the qdisc holds them). Everything an instance owns lives in
+/// under `pinDirectory/maps`, XDP and tcx links under `pinDirectory/links`
+/// (clsact filters need no pin: the qdisc holds them). Everything an instance owns lives in
 /// its pin directory, so instances in different network namespaces never meet.
 public final class LinuxDatapath: Datapath {
     public let pinDirectory: String
@@ -159,12 +159,28 @@ public final class LinuxDatapath: Datapath {
 
     func linkPin(_ hook: Hook, ifindex: UInt32) -> String { "\(linksDirectory)/\(hook.rawValue)-\(ifindex)" }
 
+    public var tcxAvailable: Bool { TCX.isAvailable }
+
     @discardableResult
-    public func attach(_ hook: Hook, ifindex: UInt32) throws -> Bool {
+    public func attach(_ hook: Hook, ifindex: UInt32, tc: TCPlacement) throws -> Bool {
         switch hook {
         case .tcEgress, .tcIngress:
-            let program = try program(hook == .tcEgress ? FG_PROG_TC_EGRESS : FG_PROG_TC_INGRESS)
-            return try tcFilter.attach(program, ifindex: ifindex, egress: hook == .tcEgress)
+            let egress = hook == .tcEgress
+            let program = try program(egress ? FG_PROG_TC_EGRESS : FG_PROG_TC_INGRESS)
+            guard tc.mode == .tcx else { return try tcFilter.attach(program, ifindex: ifindex, egress: egress) }
+            let path = linkPin(hook, ifindex: ifindex)
+            // Our link in the asked-for place: swap its program atomically,
+            // keeping the place. Elsewhere (another order, the device gone):
+            // a new link in that place replaces it.
+            if let link = try PinnedLink.open(path), link.isTCX, link.ifindex == ifindex, link.egress == egress {
+                let links = try TCX.programs(ifindex: ifindex, egress: egress).linkIDs
+                if links.firstIndex(of: link.id) == (tc.order == .first ? 0 : links.count - 1) {
+                    try link.update(program)
+                    return false
+                }
+            }
+            try PinnedLink.attachTCX(program, ifindex: ifindex, egress: egress, last: tc.order == .last, pinAt: path)
+            return false
         case .xdp, .xdpGeneric:
             let program = try program(FG_PROG_XDP_INGRESS)
             let path = linkPin(hook, ifindex: ifindex)
@@ -182,28 +198,35 @@ public final class LinuxDatapath: Datapath {
         }
     }
 
-    public func detach(_ hook: Hook, ifindex: UInt32) throws {
-        switch hook {
-        case .tcEgress, .tcIngress:
+    public func detach(_ hook: Hook, ifindex: UInt32, only: HookAttachment?) throws {
+        if hook.isTC, only != .tcx {
             try tcFilter.detach(ifindex: ifindex, egress: hook == .tcEgress)
-        case .xdp, .xdpGeneric:
-            // The pin is the link's last reference: removing it detaches the program.
-            if unlink(linkPin(hook, ifindex: ifindex)) != 0, errno != ENOENT {
-                throw SystemError(verb: "unpin XDP link of", object: "ifindex \(ifindex)", errno: errno)
-            }
+        }
+        if !hook.isTC || only != .clsact {
+            // The pin is the link's last reference; detaching first also ends
+            // it while another process happens to hold it open.
+            try PinnedLink.remove(linkPin(hook, ifindex: ifindex))
         }
     }
 
     public func hooks(ifindex: UInt32) throws -> [HookState] {
         var found: [HookState] = []
         for hook in [Hook.tcEgress, .tcIngress] {
-            if let programID = tcFilter.programID(ifindex: ifindex, egress: hook == .tcEgress) {
-                found.append(HookState(hook: hook, programID: programID))
+            let egress = hook == .tcEgress
+            if let link = try PinnedLink.open(linkPin(hook, ifindex: ifindex)), link.isTCX, link.ifindex == ifindex {
+                let listed = try? TCX.programs(ifindex: ifindex, egress: egress)
+                let position = listed?.linkIDs.firstIndex(of: link.id)
+                found.append(HookState(
+                    hook: hook, programID: link.programID, attach: .tcx, position: position.map { $0 + 1 },
+                    hookPrograms: listed?.linkIDs.count))
+            }
+            if let programID = tcFilter.programID(ifindex: ifindex, egress: egress) {
+                found.append(HookState(hook: hook, programID: programID, attach: .clsact))
             }
         }
         for hook in [Hook.xdp, .xdpGeneric] {
             if let link = try PinnedLink.open(linkPin(hook, ifindex: ifindex)), link.ifindex == ifindex {
-                found.append(HookState(hook: hook, programID: link.programID))
+                found.append(HookState(hook: hook, programID: link.programID, attach: .link))
             }
         }
         return found

@@ -208,3 +208,15 @@ public struct BPFProgram: Sendable {
         return TestRun(returnValue: result, durationNanoseconds: duration)
     }
 }
+
+extension BPFProgram {
+    /// The name of the loaded program with this id (any program on the system,
+    /// e.g. another tool's on a tcx hook), nil when it is gone.
+    public static func name(id: UInt32) -> String? {
+        var facts = fg_prog_facts()
+        guard fg_prog_facts_by_id(id, &facts) == 0 else { return nil }
+        return withUnsafeBytes(of: facts.name) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+}

@@ -17,6 +17,9 @@ public struct DaemonConfiguration: Sendable {
     /// event to follow, not an error.
     public var allowMissing: Bool
     public var ingressHook: IngressHookPreference
+    /// `--tc-attach` and `--tc-order`, for every apply the daemon makes.
+    public var tcAttach: TCAttachPreference = .auto
+    public var tcOrder: TCOrder?
     /// Where to serve Prometheus metrics; nil: nowhere.
     public var metrics: MetricsEndpoint?
     /// Reload when the policy file's content changes, checked this often (nil: SIGHUP only).
@@ -129,7 +132,7 @@ public final class Reconciler {
         let options = ApplyOptions(
             policyPath: configuration.policyPath, allowMissing: first ? configuration.allowMissing : true,
             ingressHook: configuration.ingressHook, timestamp: clock(), onlyIfChanged: !first,
-            vet: vetted ? configuration.vet : nil)
+            vet: vetted ? configuration.vet : nil, tcAttach: configuration.tcAttach, tcOrder: configuration.tcOrder)
         do {
             let report = try agent.apply(policy: policy, host: host, options: options)
             running = (report.generation, report.digest)

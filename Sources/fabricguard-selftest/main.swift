@@ -11,6 +11,7 @@
 //   fabricguard-selftest --bench [--quick]     per-packet cost table (scripts/bench)
 //   fabricguard-selftest --bench-events [--quick]   what events cost a violation flood
 //   fabricguard-selftest --fill-counters PINDIR SLOTS [--every-cell]   non-zero counters for the scrape bench
+//   fabricguard-selftest --tcx-attach ... | --tcx-list ...   another tool's tcx programs (TCXNeighbour.swift)
 //
 // Exit status: 0 no disagreement, 1 disagreements or a kernel failure, 2 usage.
 
@@ -206,7 +207,7 @@ func expectedReturn(_ action: Action, program: String) -> UInt32 {
     switch action {
     case .drop: return 2  // TC_ACT_SHOT
     case .redirect: return 7  // TC_ACT_REDIRECT
-    default: return 0  // TC_ACT_OK
+    default: return UInt32(bitPattern: -1)  // TC_ACT_UNSPEC: the next program (or the kernel) decides
     }
 }
 
@@ -285,6 +286,7 @@ struct Differential {
     }
 }
 
+if ["--tcx-attach", "--tcx-list"].contains(CommandLine.arguments.dropFirst().first) { TCXNeighbour.main(CommandLine.arguments) }
 let arguments = Arguments(CommandLine.arguments)
 if let fill = arguments.fill {
     do {

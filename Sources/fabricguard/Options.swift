@@ -73,6 +73,20 @@ struct EnforceOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Ingress hook: xdp (falls back to tc) or tc.", valueName: "xdp|tc"))
     var ingressHook: IngressHookPreference = .xdp
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How the tc hooks attach: tcx links where the kernel has them (6.6+), else clsact filters (auto); or force one.",
+            valueName: "auto|tcx|clsact"))
+    var tcAttach: TCAttachPreference = .auto
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "tcx: run fabricguard's tc programs before (first) or after (last) the other programs on the hook (default: first, or the running policy's order).",
+            valueName: "first|last"))
+    var tcOrder: TCOrder?
+
     @Flag(name: .long, help: "Apply even a policy that would drop your SSH session or the default route's traffic (says what it overrode).")
     var force = false
 

@@ -48,25 +48,41 @@ final class FakeDatapath: Datapath {
         journal.append("activate \(state.generation) bank \(state.activeBank)")
     }
     func writeRecord(_ record: AgentRecord) throws { stored = record }
-    /// Interfaces with a clsact qdisc (made by the first tc attach there).
+    /// Interfaces with a clsact qdisc (made by the first clsact attach there).
     var clsact: Set<UInt32> = []
-    func attach(_ hook: Hook, ifindex: UInt32) throws -> Bool {
+    /// Whether the "kernel" has tcx; the tc hooks' attachment by "hook@ifindex".
+    var tcxAvailable = false
+    var modes: [String: HookAttachment] = [:]
+    func attach(_ hook: Hook, ifindex: UInt32, tc: TCPlacement) throws -> Bool {
         if refuses.contains(hook) { throw Refused() }
         attached.insert("\(hook.rawValue)@\(ifindex)")
-        journal.append("attach \(hook.rawValue)@\(ifindex)")
-        guard hook == .tcEgress || hook == .tcIngress else { return false }
-        return clsact.insert(ifindex).inserted
+        guard hook.isTC else {
+            journal.append("attach \(hook.rawValue)@\(ifindex)")
+            return false
+        }
+        modes["\(hook.rawValue)@\(ifindex)"] = tc.mode.attachment
+        journal.append("attach \(hook.rawValue)@\(ifindex)" + (tc.mode == .tcx ? " tcx \(tc.order)" : ""))
+        return tc.mode == .clsact && clsact.insert(ifindex).inserted
     }
     func removeClsactIfUnused(ifindex: UInt32) throws -> Bool {
         journal.append("remove clsact@\(ifindex)")
         return clsact.remove(ifindex) != nil
     }
-    func detach(_ hook: Hook, ifindex: UInt32) throws {
-        attached.remove("\(hook.rawValue)@\(ifindex)")
-        journal.append("detach \(hook.rawValue)@\(ifindex)")
+    func detach(_ hook: Hook, ifindex: UInt32, only: HookAttachment?) throws {
+        let key = "\(hook.rawValue)@\(ifindex)"
+        if let only {
+            journal.append("detach \(key) \(only)")
+            // The moved hook's other attachment: the hook itself stays.
+            if modes[key] == only { attached.remove(key) }
+            return
+        }
+        attached.remove(key)
+        journal.append("detach \(key)")
     }
     func hooks(ifindex: UInt32) throws -> [HookState] {
-        Hook.allCases.filter { attached.contains("\($0.rawValue)@\(ifindex)") }.map { HookState(hook: $0, programID: 1) }
+        Hook.allCases.filter { attached.contains("\($0.rawValue)@\(ifindex)") }.map {
+            HookState(hook: $0, programID: 1, attach: modes["\($0.rawValue)@\(ifindex)"])
+        }
     }
     func eventTallies() throws -> [EventKey: EventTally] { [:] }
     func counters() throws -> [CounterKey: CounterValue] {
@@ -293,6 +309,57 @@ struct AgentTests {
         #expect(!degraded.healthy)
         let found = Set(degraded.problems.map { "\($0.interface ?? "-") \($0.problem.rawValue)" })
         #expect(found == ["sana0 stale_ifindex", "sana1 interface_missing", "sanb0 redirect_target_down", "sanc0 hook_missing"], "\(degraded.problems)")
+    }
+
+    @Test func tcHooksAreTCXWhereTheKernelHasItInTheAskedOrderAndMoveWithoutAGap() throws {
+        let fake = FakeDatapath()
+        fake.tcxAvailable = true
+        let agent = Agent(datapath: fake)
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        // tcx, first by default: no qdisc made, the mode and order recorded.
+        #expect(fake.journal.contains("attach tc-egress@3 tcx first"), "\(fake.journal)")
+        #expect(fake.clsact.isEmpty)
+        let sana0 = try #require(fake.stored?.interfaces.first { $0.name == "sana0" })
+        #expect(sana0.tcAttach == .tcx && sana0.tcOrder == .first)
+        #expect(try agent.status(host: FixtureWorld.host.interfaces).interfaces.first { $0.name == "sana0" }?.hooks
+            .first { $0.hook == .tcEgress }?.attach == .tcx)
+
+        // Another order: the tc hooks are attached again (not kept), in the new place.
+        var last = Self.options
+        last.tcOrder = .last
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: last)
+        #expect(fake.journal.contains("attach tc-egress@3 tcx last"), "\(fake.journal)")
+        #expect(fake.stored?.interfaces.first { $0.name == "sana0" }?.tcOrder == .last)
+        // No order asked: the running one stays, and so do the hooks.
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(!fake.journal.contains { $0.hasPrefix("attach") }, "\(fake.journal)")
+        #expect(fake.stored?.interfaces.first { $0.name == "sana0" }?.tcOrder == .last)
+
+        // To clsact: the filter first, then the tcx link goes; and back.
+        var clsact = Self.options
+        clsact.tcAttach = .clsact
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: clsact)
+        let filter = try #require(fake.journal.firstIndex(of: "attach tc-egress@3"))
+        let unlinked = try #require(fake.journal.firstIndex(of: "detach tc-egress@3 tcx"), "\(fake.journal)")
+        #expect(filter < unlinked)
+        #expect(fake.stored?.interfaces.first { $0.name == "sana0" }?.tcAttach == .clsact)
+        #expect(fake.clsact.contains(3))
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(fake.journal.contains("detach tc-egress@3 clsact"), "\(fake.journal)")
+        // The qdisc that clsact mode made goes at unload, tcx or not.
+        #expect(try agent.unload(interfaces: FixtureWorld.host.interfaces))
+        #expect(fake.clsact.isEmpty)
+
+        // --tc-attach tcx where the kernel has none: refused, nothing attached.
+        let old = FakeDatapath()
+        var tcx = Self.options
+        tcx.tcAttach = .tcx
+        #expect(throws: AgentError.self) { try Agent(datapath: old).apply(policy: Self.policy(), host: FixtureWorld.host, options: tcx) }
+        #expect(old.attached.isEmpty)
     }
 
     @Test func statusCallsAFirstApplyThatDiedHalfWayDegraded() throws {

@@ -31,14 +31,17 @@ struct ReconcilerTests {
             activations += 1
         }
         func writeRecord(_ record: AgentRecord) throws { stored = record }
-        func attach(_ hook: Hook, ifindex: UInt32) throws -> Bool {
+        var tcxAvailable: Bool { true }
+        func attach(_ hook: Hook, ifindex: UInt32, tc: TCPlacement) throws -> Bool {
             attached.insert("\(hook.rawValue)@\(ifindex)")
             return false
         }
         func removeClsactIfUnused(ifindex: UInt32) throws -> Bool { false }
-        func detach(_ hook: Hook, ifindex: UInt32) throws { attached.remove("\(hook.rawValue)@\(ifindex)") }
+        func detach(_ hook: Hook, ifindex: UInt32, only: HookAttachment?) throws { attached.remove("\(hook.rawValue)@\(ifindex)") }
         func hooks(ifindex: UInt32) throws -> [HookState] {
-            Hook.allCases.filter { attached.contains("\($0.rawValue)@\(ifindex)") }.map { HookState(hook: $0, programID: 1) }
+            Hook.allCases.filter { attached.contains("\($0.rawValue)@\(ifindex)") }.map {
+                HookState(hook: $0, programID: 1, attach: $0.isTC ? .tcx : .link)
+            }
         }
         func eventTallies() throws -> [EventKey: EventTally] { [:] }
     func counters() throws -> [CounterKey: CounterValue] { [:] }

@@ -152,9 +152,11 @@ struct DaemonLifecycleTests {
             #expect(try lab.tcFilters(interface, "egress") == 1, "\(interface)")
             #expect(try lab.ourPrograms(interface) == 2, "\(interface)")
         }
-        // Only what an instance pins: its maps, and one XDP link per interface.
+        // Only what an instance pins: its maps, and per interface one tcx link
+        // (tc egress) and one XDP link; no staging pin of a relink left over.
         let links = try FileManager.default.contentsOfDirectory(atPath: "\(lab.pinDir)/links").sorted()
-        #expect(links.count == 2 && links.allSatisfy { $0.hasPrefix("xdp") }, "\(links)")
+        #expect(links.count == 4 && links.filter { $0.hasPrefix("xdp-") }.count == 2
+            && links.filter { $0.hasPrefix("tc-egress-") && !$0.hasSuffix("-new") }.count == 2, "\(links)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: lab.pinDir).sorted() == ["links", "maps"])
         #expect(daemon.stop() == 0)
     }

@@ -107,7 +107,7 @@ final class Lab {
 
     func agentCommand(_ arguments: [String]) -> [String] {
         let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "") && !arguments.contains("--pin-dir")
-        return ["nsenter", "--net=/run/netns/\(namespace(.host))", Command.built("fabricguard")] + arguments + (pinned ? ["--pin-dir", pinDir] : [])
+        return hostCommand([Command.built("fabricguard")] + arguments + (pinned ? ["--pin-dir", pinDir] : []))
     }
 
     /// `status --json`, whatever its exit status says of health (0, 3 or 4).
@@ -151,7 +151,9 @@ final class Lab {
         guard result.status == 0 else { throw Namespace.NamespaceError(message: "fabricguard apply \(policy): \(result.output)") }
     }
 
-    func json(_ arguments: String...) throws -> [String: Any] {
+    func json(_ arguments: String...) throws -> [String: Any] { try json(arguments) }
+
+    func json(_ arguments: [String]) throws -> [String: Any] {
         let result = try Command.run(agentCommand(arguments + ["--json"]))
         guard result.status == 0, let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
             throw Namespace.NamespaceError(message: "fabricguard \(arguments.joined(separator: " ")) failed: \(result.output)")
@@ -168,19 +170,37 @@ final class Lab {
         }?["packets"] as? Int ?? 0
     }
 
-    /// fabricguard's programs on a host interface, as bpftool sees them (XDP and tc).
+    /// The programs on a host interface: XDP and clsact as bpftool sees them,
+    /// plus the tcx hooks (which this bpftool, 7.1, predates).
     func ourPrograms(_ interface: String) throws -> Int {
         let shown = try run(.host, ["bpftool", "-j", "net", "show", "dev", interface]).output
         let sections = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]] ?? []
-        return sections.reduce(0) { count, section in
+        let classic = sections.reduce(0) { count, section in
             count + ((section["xdp"] as? [Any])?.count ?? 0) + ((section["tc"] as? [Any])?.count ?? 0)
         }
+        return try classic + tcx(interface, "egress").count + tcx(interface, "ingress").count
     }
 
-    /// fabricguard's tc filters on a host interface's `direction` (egress, ingress).
+    /// fabricguard's tc programs on a host interface's `direction` (egress,
+    /// ingress): its clsact filters and its tcx programs.
     func tcFilters(_ interface: String, _ direction: String) throws -> Int {
         let shown = try run(.host, ["tc", "filter", "show", "dev", interface, direction]).output
-        return shown.split(separator: "\n").filter { $0.contains("fg_tc_") }.count
+        let filters = shown.split(separator: "\n").filter { $0.contains("fg_tc_") }.count
+        return try filters + tcx(interface, direction).filter { ($0["name"] as? String ?? "").hasPrefix("fg_tc_") }.count
+    }
+
+    /// The programs on a host interface's tcx hook, in run order: `id`, `name`, `link_id`.
+    func tcx(_ interface: String, _ direction: String) throws -> [[String: Any]] {
+        let result = try Command.run(hostCommand([Command.built("fabricguard-selftest"), "--tcx-list", interface, direction]))
+        guard result.status == 0, let listed = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] else {
+            throw Namespace.NamespaceError(message: "tcx-list \(interface) \(direction): \(result.output)")
+        }
+        return listed["programs"] as? [[String: Any]] ?? []
+    }
+
+    /// A command in the host namespace that keeps the global /sys/fs/bpf (`nsenter --net`).
+    func hostCommand(_ arguments: [String]) -> [String] {
+        ["nsenter", "--net=/run/netns/\(namespace(.host))"] + arguments
     }
 
     /// A `scripts/probe` verb in the background; `start` returns once its

@@ -4,13 +4,16 @@ import Testing
 /// apply / status / stats / unload for real, in a throwaway two-namespace lab.
 @Suite("Kernel tier: lifecycle", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
 struct LifecycleTests {
-    @Test func applyAdoptRejectSurviveUnload() throws {
+    /// Both ways of attaching the tc hook: tcx links (this kernel's default)
+    /// and the clsact filters older kernels get.
+    @Test(arguments: ["tcx", "clsact"])
+    func applyAdoptRejectSurviveUnload(tcAttach: String) throws {
         let lab = try Lab("life")
         defer { lab.close() }
         let policy = try lab.policy("policy.yaml")
 
         // apply: hooks on both fabric NICs, none on management; generation 1.
-        let first = try lab.fabricguard("apply", "--policy", policy)
+        let first = try lab.fabricguard("apply", "--policy", policy, "--tc-attach", tcAttach)
         #expect(first.status == 0, "\(first.output)")
         var status = try lab.json("status")
         #expect(status["generation"] as? Int == 1)
@@ -19,13 +22,18 @@ struct LifecycleTests {
         for interface in interfaces {
             let hooks = (interface["hooks"] as? [[String: Any]])?.compactMap { $0["hook"] as? String }
             #expect(hooks == ["tc-egress", "xdp"], "\(interface)")
+            let attach = (interface["hooks"] as? [[String: Any]])?.compactMap { $0["attach"] as? String }
+            #expect(attach == [tcAttach, "link"], "\(interface)")
             #expect((interface["missing"] as? [Any])?.isEmpty == true)
         }
         #expect(try lab.ourPrograms("mgmt0") == 0)
+        // tcx needs no qdisc; clsact mode makes one.
+        let qdisc = try lab.run(.host, ["tc", "qdisc", "show", "dev", "sana0"]).output
+        #expect(qdisc.contains("clsact") == (tcAttach == "clsact"), "\(qdisc)")
         let digest = status["digest"] as? String
 
         // apply again: adopted, nothing duplicated, generation 2, same digest.
-        #expect(try lab.fabricguard("apply", "--policy", policy).status == 0)
+        #expect(try lab.fabricguard("apply", "--policy", policy, "--tc-attach", tcAttach).status == 0)
         status = try lab.json("status")
         #expect(status["generation"] as? Int == 2)
         #expect(status["digest"] as? String == digest)
@@ -59,6 +67,7 @@ struct LifecycleTests {
         for interface in ["sana0", "sanb0"] {
             #expect(try lab.ourPrograms(interface) == 0)
             #expect(try lab.tcFilters(interface, "egress") == 0)
+            #expect(try !lab.run(.host, ["tc", "qdisc", "show", "dev", interface]).output.contains("clsact"), "a qdisc left on \(interface)")
         }
         #expect(!FileManager.default.fileExists(atPath: lab.pinDir))
         #expect(try lab.fabricguard("unload").output.contains("nothing to unload"))

@@ -58,6 +58,33 @@ struct SwapTests {
         #expect(try lab.counter("sana0", "egress", "ok", "pass") >= sent)
     }
 
+    @Test func movingBetweenClsactAndTCXUnderTrafficMisjudgesNothing() throws {
+        let lab = try Lab("move")
+        defer { lab.close() }
+        let policies = [try lab.policy("one.yaml"), try lab.policy("two.yaml", extraPrefix: "10.77.0.0/16")]
+        try lab.apply(policies[0], "--tc-attach", "clsact")
+        try lab.misroute()
+        let streams = try Streams(lab)
+        // Every step moves the egress program: clsact -> tcx first -> tcx last -> clsact ...
+        let steps = [["--tc-attach", "tcx", "--tc-order", "first"], ["--tc-attach", "tcx", "--tc-order", "last"], ["--tc-attach", "clsact"]]
+        for round in 1...30 {
+            let result = try lab.fabricguard(["apply", "--policy", policies[round % 2]] + steps[(round - 1) % 3])
+            #expect(result.status == 0, "\(result.output)")
+        }
+        try streams.stopAndCheck()
+        // Round 30 ended in clsact: one filter per interface, no tcx link left behind.
+        for interface in ["sana0", "sanb0"] {
+            #expect(try lab.tcFilters(interface, "egress") == 1, "\(interface)")
+            let tcx = try lab.tcx(interface, "egress")
+            #expect(tcx.isEmpty, "\(interface): \(tcx)")
+        }
+        // The qdisc clsact mode made goes at unload, after all the moves.
+        #expect(try lab.fabricguard("unload").status == 0)
+        for interface in ["sana0", "sanb0"] {
+            #expect(try !lab.run(.host, ["tc", "qdisc", "show", "dev", interface]).output.contains("clsact"), "a qdisc left on \(interface)")
+        }
+    }
+
     @Test func enforcementOutlivesAnAgentKilledMidApply() throws {
         let lab = try Lab("kill")
         defer { lab.close() }

@@ -54,6 +54,23 @@ int fg_tc_destroy_clsact(int ifindex);
 // when the device has it). Returns the link fd or -errno.
 int fg_xdp_link_create(int prog_fd, int ifindex, uint32_t flags);
 
+// tcx (kernel 6.6+): the tc hooks as BPF links, in an order the kernel keeps
+// (bpf_mprog). Debian's libbpf 1.1.2 cannot create them and its uapi headers
+// (linux-libc-dev 6.1) lack the attach types and attr fields, so the shim
+// issues bpf(2) itself with the kernel's uapi numbers (see shim.c).
+//
+// A tcx link on the egress (or ingress) hook of `ifindex`, placed first
+// (BPF_F_BEFORE) or last (BPF_F_AFTER) among the hook's programs, no relative
+// program. Returns the link fd or -errno.
+int fg_tcx_link_create(int prog_fd, int ifindex, int egress, int last);
+// The programs (and their links, 0 for a program attached without one) on a
+// tcx hook, in run order. *count is the arrays' capacity in, the number on the
+// hook out (-ENOSPC when more than the capacity). 0 or -errno.
+int fg_tcx_query(int ifindex, int egress, uint32_t *prog_ids, uint32_t *link_ids, uint32_t *count, uint64_t *revision);
+// 1 when the kernel has tcx, 0 when it does not (an unknown attach type),
+// -errno when it cannot tell (e.g. no CAP_NET_ADMIN).
+int fg_tcx_supported(void);
+
 // BPF_PROG_TEST_RUN of one frame on `ifindex` (which must exist in the
 // caller's network namespace). `xdp` selects the context type.
 int fg_prog_test_run(int prog_fd, int xdp, const void *frame, uint32_t size, uint32_t ifindex,
@@ -69,8 +86,10 @@ int fg_map_facts(int map_fd, struct fg_map_facts *facts);
 int fg_map_create(uint32_t type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
 		  uint32_t flags);
 
+// ifindex and attach_type: XDP and tcx links (0 for others, and once the
+// device is gone); tcx is 1 for a tcx link, egress 1 for its egress hook.
 struct fg_link_facts {
-	uint32_t type, id, prog_id, ifindex;
+	uint32_t type, id, prog_id, ifindex, tcx, egress;
 };
 int fg_link_facts(int link_fd, struct fg_link_facts *facts);
 

@@ -35,7 +35,11 @@ struct Apply: ParsableCommand {
 
             Hooks: tc egress, and XDP ingress (driver mode, else generic, else tc
             ingress; --ingress-hook tc asks for tc). Management interfaces are never
-            attached. Needs CAP_BPF and CAP_NET_ADMIN.
+            attached. Needs CAP_BPF and CAP_NET_ADMIN. The tc hooks are tcx links
+            (Linux 6.6+, no qdisc; --tc-order first|last places them among the
+            other programs on the hook, first by default so that no program ahead
+            can pass a frame past enforcement), or clsact filters on older kernels
+            or with --tc-attach clsact; `status` says which.
 
             One writer per pin directory: concurrent applies wait for each other, and
             apply refuses (exit 1) while `fabricguard run` owns the directory: edit the
@@ -44,6 +48,7 @@ struct Apply: ParsableCommand {
             Examples:
               sudo fabricguard apply --policy /etc/fabricguard/fabrics.yaml
               sudo nsenter --net=/run/netns/lab fabricguard apply --policy lab.yaml --pin-dir /sys/fs/bpf/lab
+              sudo fabricguard apply --policy fabrics.yaml --tc-order last    # after the other tcx programs
             """
     )
 
@@ -91,7 +96,8 @@ struct Apply: ParsableCommand {
                 policy: policy, host: host,
                 options: ApplyOptions(
                     policyPath: enforce.absolutePolicyPath, allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook,
-                    timestamp: ISO8601DateFormatter().string(from: Date()), vet: vet, confirmBy: confirmBy))
+                    timestamp: ISO8601DateFormatter().string(from: Date()), vet: vet, confirmBy: confirmBy,
+                    tcAttach: enforce.tcAttach, tcOrder: enforce.tcOrder))
         } catch {
             // Nothing changed: a rollback armed for this apply has nothing to undo.
             if let armed, armed.fresh {
@@ -118,7 +124,8 @@ struct Apply: ParsableCommand {
         let was = report.previousGeneration.map { " (was \($0))" } ?? ""
         print("applied \(enforce.policy): generation \(report.generation)\(was), \(report.digest), live after \(String(format: "%.0f", report.timings.visibleMs)) ms")
         for interface in report.interfaces {
-            let hooks = interface.hooks.isEmpty ? "no hooks (both directions off)" : interface.hooks.map(\.rawValue).joined(separator: ", ")
+            let tc = interface.tcAttach.map { mode in " (tc: \(mode.rawValue)\(interface.tcOrder.map { ", \($0)" } ?? ""))" } ?? ""
+            let hooks = interface.hooks.isEmpty ? "no hooks (both directions off)" : interface.hooks.map(\.rawValue).joined(separator: ", ") + tc
             print("  \(interface.name) (ifindex \(interface.ifindex)) fabric \(interface.fabric): \(hooks)")
         }
         if !report.detached.isEmpty { print("  detached from: \(report.detached.joined(separator: ", "))") }
@@ -160,3 +167,5 @@ struct Apply: ParsableCommand {
 }
 
 extension IngressHookPreference: ExpressibleByArgument {}
+extension TCAttachPreference: ExpressibleByArgument {}
+extension TCOrder: ExpressibleByArgument {}

@@ -130,6 +130,8 @@ struct Run: ParsableCommand {
             resyncInterval: .milliseconds(Int64(resync * 1000)), unloadOnExit: unloadOnExit,
             allowMissing: enforce.allowMissing, ingressHook: enforce.ingressHook, metrics: try Self.endpoint(metrics))
         configuration.watchPolicy = watchPolicy ? .seconds(2) : nil
+        configuration.tcAttach = enforce.tcAttach
+        configuration.tcOrder = enforce.tcOrder
         do {
             configuration.vet = try enforce.lockoutGuard("run", host: LiveHost().inventory())
         } catch let failure as CommandFailure {

@@ -63,7 +63,12 @@ struct Status: ParsableCommand {
         lines.append(report.healthy ? "healthy" : "DEGRADED: \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s")")
         for problem in report.problems { lines.append("  \(problem.problem.rawValue): \(problem.detail)") }
         for interface in report.interfaces {
-            let hooks = interface.hooks.map { "\($0.hook.rawValue) (program \($0.programID))" }
+            let hooks = interface.hooks.map { hook in
+                let place = hook.position.map { position in
+                    " \(position)/\(hook.hookPrograms ?? position)\(interface.tcOrder.map { ", \($0)" } ?? "")"
+                } ?? ""
+                return "\(hook.hook.rawValue) (\(hook.attach.rawValue)\(place), program \(hook.programID))"
+            }
             lines.append("  \(interface.name) (ifindex \(interface.ifindex)) fabric \(interface.fabric): egress \(interface.egressMode), ingress \(interface.ingressMode)")
             lines.append("    hooks: \(hooks.isEmpty ? "none" : hooks.joined(separator: ", "))")
             if !interface.missing.isEmpty { lines.append("    MISSING: \(interface.missing.map(\.rawValue).joined(separator: ", "))") }
