@@ -11,8 +11,22 @@
 #include "decide.h"
 #include "record.h"
 
-/* Enough linear bytes for Ethernet, two VLAN tags and the largest IPv4 header. */
+/* Enough linear bytes for Ethernet, two VLAN tags and the largest IPv4 header;
+ * below FG_STEP_LIMIT, for fg_advance. */
 #define FG_HEADER_BYTES (14 + 2 * 4 + 60)
+_Static_assert(FG_HEADER_BYTES < FG_STEP_LIMIT, "fg_advance takes the pull length");
+
+/* A frame pointer read afresh from the context, for fg_record after decide().
+ * The pointers decide() parsed with carry the packet range its bounds checks
+ * proved, which differs with the header lengths (fg_advance's paths, one per
+ * IPv4 header length): kept alive to the end, they would keep the verifier
+ * from merging those paths and multiply the whole program's states. A fresh
+ * read is a new pointer with no proven range; the volatile read keeps clang
+ * from reusing the first. */
+static __always_inline void *fg_ctx_ptr(const __u32 *field)
+{
+	return (void *)(long)*(volatile const __u32 *)field;
+}
 
 static __always_inline int fg_tc(struct __sk_buff *skb, __u32 direction)
 {
@@ -20,14 +34,27 @@ static __always_inline int fg_tc(struct __sk_buff *skb, __u32 direction)
 	void *data, *data_end;
 
 	/* Headers may sit outside the linear area (GSO, paged skbs); judging a
-	 * partial header would misread a good frame as malformed. */
-	if (skb->data_end - skb->data < FG_HEADER_BYTES && skb->len > skb->data_end - skb->data)
-		bpf_skb_pull_data(skb, skb->len < FG_HEADER_BYTES ? skb->len : FG_HEADER_BYTES);
+	 * partial header would misread a good frame as malformed. The pull is
+	 * made only when the linear area is short of FG_HEADER_BYTES and of the
+	 * frame (a pull of bytes already linear can still copy a cloned head).
+	 * Compared as pointers, not as the length data_end - data: subtracting
+	 * packet pointers needs allow_ptr_leaks (CAP_PERFMON). */
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (data + FG_HEADER_BYTES > data_end) {
+		__u32 len = skb->len;
 
+		if (len >= FG_HEADER_BYTES)
+			bpf_skb_pull_data(skb, FG_HEADER_BYTES);
+		else if (fg_advance(data, len) > data_end)
+			bpf_skb_pull_data(skb, len);
+	}
+
+	/* Re-read: a pull moves the linear area. */
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	v = decide(data, data_end, skb->ifindex, direction);
-	fg_record(&v, direction, skb->ifindex, data, data_end, skb->len);
+	fg_record(&v, direction, skb->ifindex, fg_ctx_ptr(&skb->data), fg_ctx_ptr(&skb->data_end), skb->len);
 
 	switch (v.action) {
 	case FG_ACTION_DROP:
@@ -63,7 +90,11 @@ int fg_xdp_ingress(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct fg_verdict v = decide(data, data_end, ctx->ingress_ifindex, FG_DIR_INGRESS);
 
-	fg_record(&v, FG_DIR_INGRESS, ctx->ingress_ifindex, data, data_end, data_end - data);
+	/* The frame's length from the helper, not data_end - data (subtracting
+	 * packet pointers needs CAP_PERFMON); without frags (this program is not
+	 * xdp.frags) the two are the same. */
+	fg_record(&v, FG_DIR_INGRESS, ctx->ingress_ifindex, fg_ctx_ptr(&ctx->data), fg_ctx_ptr(&ctx->data_end),
+		  bpf_xdp_get_buff_len(ctx));
 	/* Ingress never redirects: a violation is dropped or, in audit, passed. */
 	return v.action == FG_ACTION_DROP ? XDP_DROP : XDP_PASS;
 }

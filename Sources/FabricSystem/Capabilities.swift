@@ -10,8 +10,6 @@ public enum Capability: Int, CaseIterable, Sendable, CustomStringConvertible {
     case netAdmin = 12
     case dacOverride = 1
     case sysAdmin = 21
-    /// The verifier's pointer rules for the programs (allow_ptr_leaks).
-    case perfmon = 38
     /// Creating maps and loading programs.
     case bpf = 39
 
@@ -20,13 +18,13 @@ public enum Capability: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .netAdmin: "CAP_NET_ADMIN"
         case .dacOverride: "CAP_DAC_OVERRIDE"
         case .sysAdmin: "CAP_SYS_ADMIN"
-        case .perfmon: "CAP_PERFMON"
         case .bpf: "CAP_BPF"
         }
     }
 
-    /// What `apply`, `run` and `unload` need (docs/cli.md, "Privileges").
-    public static let kernelVerbs: [Capability] = [.bpf, .perfmon, .netAdmin]
+    /// What `apply`, `run` and `unload` need (docs/cli.md, "Privileges"). Not
+    /// CAP_PERFMON: the programs pass the verifier without allow_ptr_leaks.
+    public static let kernelVerbs: [Capability] = [.bpf, .netAdmin]
 
     /// The effective set, from /proc/self/status (CapEff); nil when unreadable.
     public static func effective() -> Set<Capability>? {
@@ -37,12 +35,12 @@ public enum Capability: Int, CaseIterable, Sendable, CustomStringConvertible {
         return Set(allCases.filter { mask & (1 << UInt64($0.rawValue)) != 0 })
     }
 
-    /// "(needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; this process lacks CAP_PERFMON)", or nil
-    /// when nothing of `needed` is missing (CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON).
+    /// "(needs CAP_BPF and CAP_NET_ADMIN; this process lacks CAP_BPF)", or nil
+    /// when nothing of `needed` is missing (CAP_SYS_ADMIN stands in for CAP_BPF).
     public static func missingHint(_ needed: [Capability] = kernelVerbs) -> String? {
         guard let have = effective() else { return nil }
         let missing = needed.filter { capability in
-            !have.contains(capability) && !((capability == .bpf || capability == .perfmon) && have.contains(.sysAdmin))
+            !have.contains(capability) && !(capability == .bpf && have.contains(.sysAdmin))
         }
         guard !missing.isEmpty else { return nil }
         let all = needed.map(\.description)

@@ -156,6 +156,20 @@ static long fg_probe_length(__u32 index, struct fg_prefix_search *search)
 	return 0;
 }
 
+/* The table after `table`, stepped only for a table the search goes on to
+ * read. Left to itself clang steps its pointer at the end of every pass, the
+ * last step landing past the map value, and without allow_ptr_leaks
+ * (CAP_PERFMON) the verifier refuses arithmetic out of a map value's range,
+ * read or not. Indexing instead (tables->table[i]) meets the verifier with
+ * another constant offset at the same instruction on every pass of the loop,
+ * which unprivileged it cannot mask ("different maps, paths or scalars"). In
+ * an asm the step is one immediate add where it stands. */
+static __always_inline const struct fg_prefix_table *fg_next_table(const struct fg_prefix_table *table)
+{
+	asm volatile("%0 += %1" : "+r"(table) : "i"(sizeof(*table)));
+	return table;
+}
+
 /* The first hit in table set `set` of `bank` for `addr` (16-byte form), as
  * its fg_prefix_bucket value; the tables are probed longest length first, so
  * for prefixes the first hit is the longest match. 0: no table holds it.
@@ -175,6 +189,7 @@ static __always_inline __u32 fg_lookup_tables(__u32 bank, __u32 set, const __u64
 {
 	__u32 key = bank * FG_TABLE_SETS + set;
 	struct fg_prefix_search search = { .addr = { addr[0], addr[1] } };
+	const struct fg_prefix_table *table;
 	struct fg_prefix_tables *tables;
 	int full = 0;
 
@@ -182,17 +197,14 @@ static __always_inline __u32 fg_lookup_tables(__u32 bank, __u32 set, const __u64
 	search.buckets = bpf_map_lookup_elem(&fg_prefixes, &bank);
 	if (!tables || !search.buckets)
 		return 0;
-	for (__u32 i = 0; i < FG_MAX_PREFIX_LENGTHS; i++) {
-		const struct fg_prefix_table *table;
+	table = tables->table;
+	for (__u32 i = 0; i < tables->count;) {
 		struct fg_prefix_bucket *bucket;
 		__u64 k0, k1, hash;
 
-		if (i >= tables->count)
-			break;
-		table = &tables->table[i];
 		hash = fg_table_key(table, search.addr, &k0, &k1);
 		if (!fg_table_may_hold(table, hash))
-			continue;
+			goto next_length;
 		bucket = fg_bucket(search.buckets, table, hash, 0);
 		if (!bucket)
 			return 0;
@@ -205,7 +217,11 @@ static __always_inline __u32 fg_lookup_tables(__u32 bank, __u32 set, const __u64
 		}
 		full = 1;
 		break;
-next_length:;
+next_length:
+		/* The step after the bound: see fg_next_table. */
+		if (++i >= FG_MAX_PREFIX_LENGTHS)
+			break;
+		table = fg_next_table(table);
 	}
 	if (!full)
 		return 0;

@@ -89,22 +89,47 @@ static __always_inline int parse_arphdr(struct hdr_cursor *nh, void *data_end, s
 	return ETH_P_IP;
 }
 
+/* `pos` advanced by `len` bytes, for a `len` below 128 (FG_STEP_LIMIT).
+ *
+ * pos + len with `len` in a register is a variable offset on a packet
+ * pointer, and without bypass_spec_v1 (CAP_PERFMON) the verifier refuses it:
+ * it can mask a variable offset against speculative out-of-bounds use only
+ * on stack and map value pointers. Taken bit by bit, the same offset is a few
+ * immediate adds, which need no masking; barrier_var keeps clang from folding
+ * them back into one variable add. The verifier follows each combination of
+ * bits as its own constant offset, a handful of short paths. */
+#define FG_STEP_LIMIT 128
+
+static __always_inline void *fg_advance(void *pos, __u32 len)
+{
+#pragma unroll
+	for (__u32 step = FG_STEP_LIMIT / 2; step; step >>= 1) {
+		if (len & step) {
+			pos += step;
+			barrier_var(pos);
+		}
+	}
+	return pos;
+}
+
 /* IPv4 including options: version 4, IHL >= 5, all IHL words present. */
 static __always_inline int parse_iphdr(struct hdr_cursor *nh, void *data_end, struct iphdr **iphdr)
 {
 	struct iphdr *iph = nh->pos;
-	int hdrsize;
+	void *end;
 
 	if ((void *)(iph + 1) > data_end)
 		return -1;
 	if (iph->version != 4)
 		return -1;
-	hdrsize = iph->ihl * 4;
-	if (hdrsize < (int)sizeof(*iph))
+	if (iph->ihl < 5)
 		return -1;
-	if (nh->pos + hdrsize > data_end)
+	/* The options' words past the fixed header: at most 40 bytes, so fg_advance
+	 * takes them (IHL is 4 bits). */
+	end = fg_advance(iph + 1, (iph->ihl - 5) * 4);
+	if (end > data_end)
 		return -1;
-	nh->pos += hdrsize;
+	nh->pos = end;
 	*iphdr = iph;
 	return iph->protocol;
 }
