@@ -41,7 +41,7 @@ final class Namespace {
 
     init(_ purpose: String) throws {
         name = "fg-\(purpose)-\(getpid())-\(Namespace.counter.next())"
-        let result = try Command.run(["ip", "netns", "add", name])
+        let result = try Command.run(Namespace.serialized + ["ip", "netns", "add", name])
         guard result.status == 0 else { throw NamespaceError(message: "ip netns add \(name): \(result.output)") }
     }
 
@@ -51,8 +51,13 @@ final class Namespace {
     }
 
     func close() {
-        _ = try? Command.run(["ip", "netns", "del", name])
+        _ = try? Command.run(Namespace.serialized + ["ip", "netns", "del", name])
     }
+
+    /// `ip netns add` and `del` racing each other fail with "Peer netns reference
+    /// is invalid" in whichever lab is being built; scripts/lab holds this lock
+    /// for its own, so these take it too.
+    static let serialized = ["flock", "/run/fabricguard-lab.lock"]
 
     struct NamespaceError: Error, CustomStringConvertible {
         var message: String
