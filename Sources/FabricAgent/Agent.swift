@@ -356,7 +356,7 @@ public final class Agent {
     /// new one runs already, so there is no moment without either.
     private func moveOff(_ hook: Hook, earlier: AgentRecord.Interface?, to placement: TCPlacement) {
         guard hook.isTC, let earlier, earlier.hooks.contains(hook) else { return }
-        let was = earlier.tcAttach ?? .clsact
+        let was = earlier.tcPlacement.mode
         if was != placement.mode { try? datapath.detach(hook, ifindex: earlier.ifindex, only: was.attachment) }
     }
 
@@ -374,7 +374,9 @@ public final class Agent {
             let ingressKept = entry.ingress.mode == .off ? ingress == nil
                 : ingress.map { preference == .tc ? $0 == .tcIngress : $0 != .tcIngress } ?? false
             let usesTC = earlier.hooks.contains { $0.isTC }
-            let sameTC = !usesTC || ((earlier.tcAttach ?? .clsact) == tc.mode && (tc.mode == .clsact || (earlier.tcOrder ?? .first) == tc.order))
+            // clsact has no order among programs: only its mode must match.
+            let was = earlier.tcPlacement
+            let sameTC = !usesTC || (was.mode == tc.mode && (tc.mode == .clsact || was.order == tc.order))
             guard ingressKept, sameTC, earlier.hooks.contains(.tcEgress) == (entry.egress.mode != .off),
                   let present = try? datapath.hooks(ifindex: entry.ifindex),
                   earlier.hooks.allSatisfy({ hook in

@@ -57,6 +57,9 @@ public struct AgentRecord: Sendable, Equatable, Codable {
         public var tcAttach: TCAttachMode?
         public var tcOrder: TCOrder?
 
+        /// Where its tc hooks are, older records' clsact filters included.
+        var tcPlacement: TCPlacement { TCPlacement(mode: tcAttach ?? .clsact, order: tcOrder ?? .first) }
+
         enum CodingKeys: String, CodingKey {
             case name, ifindex, fabric, hooks
             case counterSlot = "counter_slot"
