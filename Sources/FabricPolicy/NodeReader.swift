@@ -27,6 +27,11 @@ public struct NodeReader {
 
     /// The document's root node; nil, with a diagnostic, when the text is not YAML or is empty.
     public mutating func root(of text: String, emptyMessage: String) -> Node? {
+        if let violation = YAMLLimits.check(text) {
+            diagnostics.append(
+                PolicyDiagnostic(file: file, line: violation.line, column: violation.column, field: "", message: violation.message))
+            return nil
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

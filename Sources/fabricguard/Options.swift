@@ -11,13 +11,13 @@ import Foundation
 
 /// --policy, --host and --allow-missing: everything needed to compile a plan.
 struct PolicyOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The policy file (YAML).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The policy file (YAML), or - for standard input.", valueName: "file"))
     var policy: String
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Judge against this inventory (from `fabricguard inventory --json`) instead of this host.",
+            "Judge against this inventory (from `fabricguard inventory --json`) instead of this host; - reads standard input.",
             valueName: "file"))
     var host: String?
 
