@@ -2,8 +2,9 @@ import CYaml
 
 /// The shape limits a policy or host file must meet before Yams builds a tree of it.
 ///
-/// Why a separate pass: Yams' composer recurses once per nesting level (10,000 `[` overflow
-/// the stack and kill the process), and it shares an anchored node among its aliases, so a
+/// Why a separate pass: Yams' composer recurses once per nesting level (libyaml stops at
+/// 1000 levels with a message naming a C function; a policy needs 4, so 64 is refused here in
+/// the project's words), and it shares an anchored node among its aliases, so a
 /// "billion laughs" file is small in memory but explodes wherever the tree is walked or hashed
 /// (Yams hashes every mapping key to find duplicates: a key that is an alias of a bomb never
 /// finishes). libyaml's own event parser is iterative with heap stacks, so one pass over its

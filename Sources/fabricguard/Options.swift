@@ -24,7 +24,13 @@ struct PolicyOptions: ParsableArguments {
     @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
     var allowMissing = false
 
-    func loadPolicy() throws(CommandFailure) -> Policy { try Self.loadPolicy(path: policy) }
+    func loadPolicy() throws(CommandFailure) -> Policy {
+        // Standard input holds one file: the second reader would see it empty.
+        if policy == "-" && host == "-" {
+            throw CommandFailure(status: .usageOrPolicy, message: "--policy - and --host -: standard input can hold only one of them")
+        }
+        return try Self.loadPolicy(path: policy)
+    }
 
     /// Loads a policy file; its problems are the caller's (exit 2), listed for --json too.
     static func loadPolicy(path: String) throws(CommandFailure) -> Policy {
