@@ -117,8 +117,14 @@ public struct NodeReader {
             fail(at: node, path, "expected an integer, found \(shape(node))")
             return nil
         }
-        guard let value = Int(scalar.string) else {
-            fail(at: node, path, "expected an integer, found \(vocabulary == .json ? scalar.string : shape(node))")
+        // Decimal as written by people and by JSON: `010` (octal to YAML 1.1, invalid JSON)
+        // and `+8` are refused rather than read as 10 and 8.
+        let text = scalar.string
+        let unsigned = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        let leadingZero = unsigned.count > 1 && unsigned.hasPrefix("0")
+        guard let value = Int(text), !text.hasPrefix("+"), !leadingZero else {
+            fail(at: node, path, "expected an integer, found \(vocabulary == .json ? text : shape(node))"
+                + (leadingZero ? " (leading zeros are not allowed)" : ""))
             return nil
         }
         return value

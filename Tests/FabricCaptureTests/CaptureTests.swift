@@ -123,6 +123,21 @@ struct CaptureReaderTests {
         #expect(frames.allSatisfy { $0.interfaceIndex == nil && $0.direction == nil && !$0.truncated })
     }
 
+    /// Linux cooked v1 (older `tcpdump -i any`): direction, no interface; kept as it was.
+    @Test func cookedV1CarriesDirection() throws {
+        func cooked1(_ ethernet: [UInt8], outgoing: Bool) -> [UInt8] {
+            [0, outgoing ? 4 : 0, 0, 1, 0, 6] + Array(ethernet[6..<12]) + [0, 0] + Array(ethernet[12...])
+        }
+        let path = try CaptureFile.write(
+            CaptureFile.pcap(linkType: 113, frames: [cooked1(Self.foreign, outgoing: true), cooked1(Self.own, outgoing: false)]), "sll1.pcap")
+        #expect(try CaptureReader(path: path).linkType.name == "LINUX_SLL")
+        let frames = try readAll(path)
+        #expect(frames.map(\.direction) == [.egress, .ingress])
+        #expect(frames.allSatisfy { $0.interfaceIndex == nil })
+        #expect(frames.map { Array($0.frame[6...]) } == [Array(Self.foreign[6...]), Array(Self.own[6...])])
+        #expect(frames.map(\.wireLength) == [Self.foreign.count, Self.own.count])
+    }
+
     @Test func aSmallSnaplenMarksFramesTruncated() throws {
         let path = try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: [Self.own, Self.foreign], snaplen: 20), "s20.pcap")
         let frames = try readAll(path)

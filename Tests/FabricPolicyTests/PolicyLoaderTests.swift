@@ -277,3 +277,26 @@ private enum FixtureText {
         exempt: [0.0.0.0/32, "fe80::/10"]
         """
 }
+
+@Suite("Integers as written")
+struct StrictIntegerTests {
+    @Test(arguments: ["01", "+1", "0x1", "1_0", "1.0", "-0"])
+    func aVersionIsDecimal(_ text: String) {
+        do {
+            _ = try PolicyLoader.parse(
+                yaml: "version: \(text)\nfabrics:\n  - { name: a, interfaces: [e0], prefixes: [10.1.0.0/24] }\n", file: "v.yaml")
+            Issue.record("version: \(text) was read")
+        } catch {
+            #expect(error.diagnostics.first?.field == "version", "\(error)")
+        }
+    }
+
+    @Test func anOctalLookingNumberSaysWhy() {
+        do {
+            _ = try PolicyLoader.parse(yaml: "version: 010\nfabrics: []\n", file: "v.yaml")
+            Issue.record("version: 010 was read")
+        } catch {
+            #expect(error.diagnostics.contains { $0.message == "expected an integer, found '010' (leading zeros are not allowed)" }, "\(error)")
+        }
+    }
+}
