@@ -19,6 +19,10 @@ public enum YAMLLimits {
     /// Nodes reached through aliases, counting an alias as everything it names: a policy
     /// reusing a list of a million prefixes once is allowed, a billion laughs is not.
     public static let maximumAliasedNodes = 1_000_000
+    /// Values (scalars, lists, mappings) in the file: Yams keeps a few hundred bytes per node,
+    /// so a 32 MiB file of `[a,a,a,…` would need gigabytes. The datapath holds 1,048,576
+    /// prefixes per family, so no real policy has more than about 2.1 million values.
+    public static let maximumNodes = 2_500_000
 
     static let depthMessage = "nested more than \(maximumDepth) levels deep (refused before parsing; a policy needs 4)"
 
@@ -46,6 +50,7 @@ public enum YAMLLimits {
         var open: [(anchor: String?, nodes: Int)] = []
         var anchors: [String: Int] = [:]
         var aliased = 0
+        var nodes = 0
         func add(_ nodes: Int) {
             if !open.isEmpty { open[open.count - 1].nodes = min(open[open.count - 1].nodes + nodes, Int.max / 4) }
         }
@@ -69,6 +74,14 @@ public enum YAMLLimits {
             }
             defer { yaml_event_delete(&event) }
             let mark = (line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+            if event.type == YAML_SCALAR_EVENT || event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT {
+                nodes += 1
+                if nodes > maximumNodes {
+                    return Violation(
+                        line: mark.line, column: mark.column,
+                        message: "more than \(maximumNodes) values (refused before parsing; the datapath holds at most 1048576 prefixes per family)")
+                }
+            }
             switch event.type {
             case YAML_STREAM_END_EVENT:
                 return nil

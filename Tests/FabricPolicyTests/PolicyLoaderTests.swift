@@ -254,6 +254,17 @@ struct YAMLLimitsTests {
         #expect(YAMLLimits.check(lines.prefix(5).joined(separator: "\n")) == nil)
     }
 
+    /// A file under the size cap can still hold millions of one-byte values, each a Yams node.
+    @Test func valuesAreCounted() throws {
+        let limit = YAMLLimits.maximumNodes
+        // The document's mapping and list, the key, and the items.
+        let fits = "x: [" + String(repeating: "a,", count: limit - 4) + "a]"
+        #expect(YAMLLimits.check(fits) == nil)
+        let over = try #require(YAMLLimits.check("x: [" + String(repeating: "a,", count: limit - 3) + "a]"))
+        #expect(over.message.hasPrefix("more than 2500000 values"))
+        #expect(over.line == 1 && over.column == 5 + 2 * (limit - 3))
+    }
+
     @Test func theLoaderReportsTheLimitAtItsPosition() {
         do {
             _ = try PolicyLoader.parse(yaml: "version: 1\nfabrics: " + String(repeating: "[", count: 100), file: "deep.yaml")
