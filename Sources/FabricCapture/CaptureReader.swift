@@ -76,8 +76,24 @@ public final class CaptureReader {
     private let handle: OpaquePointer
     private var count = 0
 
+    /// `-` is standard input (libpcap's convention); anything else must be a regular file:
+    /// opening a FIFO nobody writes to would block forever, and a device never ends.
     public init(path: String) throws(CaptureError) {
         self.path = path
+        if path != "-" {
+            var status = stat()
+            if stat(path, &status) == 0, status.st_mode & mode_t(S_IFMT) != mode_t(S_IFREG) {
+                let kind = switch status.st_mode & mode_t(S_IFMT) {
+                case mode_t(S_IFDIR): "directory"
+                case mode_t(S_IFIFO): "FIFO"
+                case mode_t(S_IFCHR): "character device"
+                case mode_t(S_IFBLK): "block device"
+                case mode_t(S_IFSOCK): "socket"
+                default: "special file"
+                }
+                throw CaptureError(message: "read capture \(path): not a regular file (\(kind)); give a capture file, or - for standard input")
+            }
+        }
         var errors = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_open_offline(path, &errors) else {
             let cause = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

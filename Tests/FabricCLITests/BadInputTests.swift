@@ -285,6 +285,19 @@ struct DryRunCaptureCLITests {
         #expect(raw.stdout.contains("\"link_type\" : \"\(linkType == 228 ? "IPV4" : linkType == 229 ? "IPV6" : "RAW")\""), "\(raw.stdout)")
     }
 
+    /// pcap_open_offline on a FIFO nobody writes to would block forever.
+    @Test func aFIFOAsCaptureIsRefusedAtOnce() throws {
+        let fifo = BadInputTests.directory + "/capture-fifo.pcap"
+        unlink(fifo)
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let result = try BoundedRun.run(
+            ["dry-run", "--policy", CLITests.path("policy.yaml"), "--host", CLITests.path("host.json"), "--pcap", fifo],
+            deadline: .seconds(5))
+        #expect(!result.timedOut, "dry-run blocked on a FIFO")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("read capture \(fifo): not a regular file (FIFO); give a capture file, or - for standard input"), "\(result.stderr)")
+    }
+
     @Test func aRawCaptureNeedsInterfaceAndDirection() throws {
         let raw = try Self.pcap(linkType: 101, frames: [Array(Self.foreign[14...])], name: "cli-raw-noflags.pcap")
         for extra in [[], ["--interface", "sana0"], ["--direction", "egress"]] {

@@ -174,6 +174,19 @@ struct CaptureReaderTests {
         }
         #expect(throws: CaptureError.self) { try CaptureReader(path: "/nonexistent/x.pcap") }
     }
+
+    /// A device never ends, a directory is no capture: both refused before libpcap opens them
+    /// (a FIFO, which would block, is tested through the command with a deadline).
+    @Test func nonRegularFilesAreRefused() throws {
+        for (path, kind) in [("/dev/zero", "character device"), ("/tmp", "directory")] {
+            do {
+                _ = try CaptureReader(path: path)
+                Issue.record("\(path) was opened")
+            } catch {
+                #expect(error.message == "read capture \(path): not a regular file (\(kind)); give a capture file, or - for standard input")
+            }
+        }
+    }
 }
 
 @Suite("Dry-run engine")
