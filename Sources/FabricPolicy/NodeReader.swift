@@ -36,7 +36,7 @@ public struct NodeReader {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            diagnostics.append(diagnostic(forYAMLError: error))
+            diagnostics.append(diagnostic(forYAMLError: error, in: text))
             return nil
         }
         guard let root else {
@@ -211,8 +211,15 @@ public struct NodeReader {
         diagnostics.append(diagnostic)
     }
 
-    private func diagnostic(forYAMLError error: any Error) -> PolicyDiagnostic {
+    private func diagnostic(forYAMLError error: any Error, in text: String) -> PolicyDiagnostic {
         switch error as? YamlError {
+        case .reader(let problem, let offset, let value, _):
+            // Never Yams' own description: it quotes the offending line, which may be 50 MB of NULs.
+            let (line, column) = offset.map { Self.position(ofByte: $0, in: text) } ?? (1, 1)
+            let hex = String(value, radix: 16, uppercase: true)
+            let character = value >= 0 ? " (U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex))" : ""
+            return PolicyDiagnostic(
+                file: file, line: line, column: column, field: "", message: "not valid \(language): \(problem)\(character)")
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return PolicyDiagnostic(
@@ -224,6 +231,20 @@ public struct NodeReader {
         default:
             return PolicyDiagnostic(file: file, line: 1, column: 1, field: "", message: "not valid \(language): \(error)")
         }
+    }
+
+    /// Line and column (1-based, in characters) of a byte offset.
+    static func position(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
+        var line = 1, column = 1
+        for byte in text.utf8.prefix(offset) {
+            if byte == 0x0a {
+                line += 1
+                column = 1
+            } else if byte & 0xc0 != 0x80 {
+                column += 1
+            }
+        }
+        return (line, column)
     }
 
     private var language: String { vocabulary == .json ? "JSON" : "YAML" }

@@ -20,7 +20,7 @@ public enum YAMLLimits {
     /// reusing a list of a million prefixes once is allowed, a billion laughs is not.
     public static let maximumAliasedNodes = 1_000_000
     /// Values (scalars, lists, mappings) in the file: Yams keeps a few hundred bytes per node,
-    /// so a 32 MiB file of `[a,a,a,…` would need gigabytes. The datapath holds 1,048,576
+    /// so a 50 MB file of `[a,a,a,…` would need gigabytes. The datapath holds 1,048,576
     /// prefixes per family, so no real policy has more than about 2.1 million values.
     public static let maximumNodes = 2_500_000
 

@@ -63,12 +63,20 @@ struct BadInputTests {
         Case(name: "a directory", make: { _ in directory },
              messages: ["read policy \(directory): not a regular file (directory)"]),
         Case(name: "a 50 MB file", make: { name in
+            // Under the 64 MiB cap, so read: 50 MB of NULs after the first line. The error
+            // names the character, never quotes the 50 MB line it is on.
             let path = directory + "/" + name
-            // Sparse: the size is what is refused, before a byte is read.
             guard FileManager.default.createFile(atPath: path, contents: Data("version: 1\n".utf8)),
                   truncate(path, 50_000_000) == 0 else { throw CocoaError(.fileWriteUnknown) }
             return path
-        }, messages: ["big.yaml: 47.6 MiB, over the 32 MiB limit for this file"]),
+        }, messages: ["big.yaml:", "not valid YAML: control characters are not allowed (U+0000)"]),
+        Case(name: "a 70 MB file", make: { name in
+            // Sparse: over the cap, refused from its size before a byte is read.
+            let path = directory + "/" + name
+            guard FileManager.default.createFile(atPath: path, contents: Data("version: 1\n".utf8)),
+                  truncate(path, 70_000_000) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            return path
+        }, messages: ["huge.yaml: 66.7 MiB, over the 64 MiB limit for this file"]),
         Case(name: "an alias bomb", make: { try write(aliasBomb, $0) },
              messages: ["bomb.yaml:6:", "aliases expand to more than 1000000 nodes"]),
         Case(name: "10,000 nested flow lists", make: {
@@ -108,7 +116,7 @@ struct BadInputTests {
     ]
 
     static let fileNames = [
-        "/dev/zero": "", "a FIFO nobody writes": "fifo.yaml", "a 50 MB file": "big.yaml", "an alias bomb": "bomb.yaml",
+        "/dev/zero": "", "a FIFO nobody writes": "fifo.yaml", "a 50 MB file": "big.yaml", "a 70 MB file": "huge.yaml", "an alias bomb": "bomb.yaml",
         "10,000 nested flow lists": "flow-lists.yaml", "10,000 nested flow mappings": "flow-maps.yaml",
         "10,000 nested block lists": "block-lists.yaml", "2,000 nested block mappings": "block-maps.yaml",
         "invalid UTF-8": "utf8.yaml", "a prefix length with a leading zero": "prefix.yaml", "--host a 5 MB file": "host-big.json",
@@ -130,8 +138,9 @@ struct BadInputTests {
         for message in bad.messages {
             #expect(result.stderr.contains(message), "expected '\(message)' in:\n\(result.stderr)")
         }
-        // The error names the file it refused.
+        // The error names the file it refused, and does not quote the input back.
         #expect(result.stderr.contains(path), "\(result.stderr)")
+        #expect(result.stderr.utf8.count < 1000, "\(result.stderr.prefix(1000))")
     }
 
     @Test func dashReadsStandardInput() throws {
@@ -148,11 +157,11 @@ struct BadInputTests {
 
     @Test func standardInputHasTheSameCap() throws {
         // A pipe has no size to check first: reading stops one byte past the cap.
-        let huge = Data(repeating: UInt8(ascii: "#"), count: (32 << 20) + 100)
+        let huge = Data(repeating: UInt8(ascii: "#"), count: (64 << 20) + 100)
         let result = try BoundedRun.run(
             ["check", "--policy", "-", "--host", CLITests.path("host.json")], input: huge, deadline: .seconds(20))
         #expect(result.status == 2)
-        #expect(result.stderr.contains("read policy standard input: more than the 32 MiB limit for this file"), "\(result.stderr)")
+        #expect(result.stderr.contains("read policy standard input: more than the 64 MiB limit for this file"), "\(result.stderr)")
     }
 }
 
