@@ -15,11 +15,14 @@ public struct CapturedFrame: Sendable {
     public var interfaceIndex: UInt32?
     /// From the capture's packet type (Linux cooked v1/v2), else nil.
     public var direction: Direction?
-    /// Ethernet header (rebuilt for cooked captures) and payload.
+    /// Ethernet header (rebuilt for cooked and raw IP captures) and payload.
     public var frame: [UInt8]
     /// The frame's length on the wire as the kernel counts it (skb->len at the
     /// hook: Ethernet header included), for byte counters comparable with `stats`.
     public var wireLength: Int
+    /// The capture kept fewer bytes than the frame had (its snaplen, `tcpdump -s`):
+    /// headers missing from `frame` were on the wire all the same.
+    public var truncated: Bool = false
 }
 
 public struct CaptureError: Error, CustomStringConvertible, Equatable {
@@ -30,16 +33,40 @@ public struct CaptureError: Error, CustomStringConvertible, Equatable {
 /// Streams a pcap or pcapng file through libpcap, one frame at a time (memory
 /// stays flat whatever the capture size). Link types: Linux cooked v2 (what
 /// `tcpdump -i any` writes: interface index and direction included), Linux
-/// cooked v1 (direction included) and Ethernet (neither).
+/// cooked v1 (direction included), Ethernet (neither), and raw IP: RAW (either
+/// version, told by the first nibble), IPV4 and IPV6, what tun devices and cloud
+/// packet mirrors write (neither, and no Ethernet header: one is rebuilt).
 public final class CaptureReader {
     public enum LinkType: Sendable, Equatable {
-        case linuxCookedV2, linuxCookedV1, ethernet
+        case linuxCookedV2, linuxCookedV1, ethernet, raw, ipv4, ipv6
 
         public var name: String {
             switch self {
             case .linuxCookedV2: "LINUX_SLL2"
             case .linuxCookedV1: "LINUX_SLL"
             case .ethernet: "EN10MB"
+            case .raw: "RAW"
+            case .ipv4: "IPV4"
+            case .ipv6: "IPV6"
+            }
+        }
+
+        /// Whether frames say which interface they were seen on (only Linux cooked v2 does).
+        public var carriesInterface: Bool { self == .linuxCookedV2 }
+        /// Whether frames say their direction (the Linux cooked captures do).
+        public var carriesDirection: Bool { self == .linuxCookedV2 || self == .linuxCookedV1 }
+
+        /// The link type of libpcap's `pcap_datalink`, nil when not read.
+        init?(dlt: Int32) {
+            switch dlt {
+            case DLT_LINUX_SLL2: self = .linuxCookedV2
+            case DLT_LINUX_SLL: self = .linuxCookedV1
+            case DLT_EN10MB: self = .ethernet
+            // libpcap maps LINKTYPE_RAW (101) in a file to DLT_RAW (12 on Linux).
+            case DLT_RAW, 101: self = .raw
+            case DLT_IPV4: self = .ipv4
+            case DLT_IPV6: self = .ipv6
+            default: return nil
             }
         }
     }
@@ -49,28 +76,46 @@ public final class CaptureReader {
     private let handle: OpaquePointer
     private var count = 0
 
+    /// `-` is standard input (libpcap's convention); anything else must be a regular file:
+    /// opening a FIFO nobody writes to would block forever, and a device never ends.
     public init(path: String) throws(CaptureError) {
         self.path = path
+        if path != "-" {
+            var status = stat()
+            if stat(path, &status) == 0, status.st_mode & mode_t(S_IFMT) != mode_t(S_IFREG) {
+                let kind = switch status.st_mode & mode_t(S_IFMT) {
+                case mode_t(S_IFDIR): "directory"
+                case mode_t(S_IFIFO): "FIFO"
+                case mode_t(S_IFCHR): "character device"
+                case mode_t(S_IFBLK): "block device"
+                case mode_t(S_IFSOCK): "socket"
+                default: "special file"
+                }
+                throw CaptureError(message: "read capture \(path): not a regular file (\(kind)); give a capture file, or - for standard input")
+            }
+        }
         var errors = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_open_offline(path, &errors) else {
             let cause = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw CaptureError(message: "read capture \(path): \(cause)")
         }
         let type = pcap_datalink(handle)
-        switch type {
-        case DLT_LINUX_SLL2: linkType = .linuxCookedV2
-        case DLT_LINUX_SLL: linkType = .linuxCookedV1
-        case DLT_EN10MB: linkType = .ethernet
-        default:
+        guard let linkType = LinkType(dlt: type) else {
             let name = pcap_datalink_val_to_name(type).map { String(cString: $0) } ?? "\(type)"
             pcap_close(handle)
-            throw CaptureError(
-                message: "read capture \(path): link type \(name) is not supported (Ethernet, Linux cooked v1 or v2: capture with tcpdump -i any or on an Ethernet interface)")
+            throw CaptureError(message: "read capture \(path): \(Self.unsupported(name))")
         }
+        self.linkType = linkType
         self.handle = handle
     }
 
     deinit { pcap_close(handle) }
+
+    /// The refusal of a link type, naming what is read instead.
+    static func unsupported(_ name: String) -> String {
+        "link type \(name) is not supported (read: EN10MB Ethernet, LINUX_SLL and LINUX_SLL2 cooked, RAW, IPV4 and IPV6 raw IP; "
+            + "capture with tcpdump -i any, or on an Ethernet or tun interface)"
+    }
 
     /// The next frame, nil at the end; a corrupt or truncated capture throws,
     /// naming the frame and how far the reading got.
@@ -80,7 +125,7 @@ public final class CaptureReader {
             frame = CapturedFrame(
                 number: header.number, seconds: header.seconds, microseconds: header.microseconds,
                 interfaceIndex: header.interfaceIndex, direction: header.direction, frame: Array(bytes),
-                wireLength: header.wireLength)
+                wireLength: header.wireLength, truncated: header.truncated)
         }
         return frame
     }
@@ -93,6 +138,8 @@ public final class CaptureReader {
         public var interfaceIndex: UInt32?
         public var direction: Direction?
         public var wireLength: Int
+        /// The capture kept fewer bytes than the frame had (caplen < len).
+        public var truncated: Bool = false
     }
 
     /// Hands the next frame to `body` without copying it out: libpcap's own
@@ -121,7 +168,7 @@ public final class CaptureReader {
         let time = header.pointee.ts
         var frame = FrameHeader(
             number: count, seconds: Int(time.tv_sec), microseconds: Int(time.tv_usec), interfaceIndex: nil,
-            direction: nil, wireLength: wire)
+            direction: nil, wireLength: wire, truncated: captured.count < wire)
         switch linkType {
         case .ethernet:
             body(frame, captured)
@@ -145,6 +192,17 @@ public final class CaptureReader {
             frame.direction = captured[1] == Self.packetOutgoing ? .egress : .ingress
             frame.wireLength = wire - 16 + 14
             rebuildEthernet(protocol: captured[14..<16], address: captured[6..<12], payload: captured[16...])
+        case .raw, .ipv4, .ipv6:
+            // No link header at all: the EtherType comes from the link type, or for RAW
+            // from the IP version nibble (anything but 6 is given to the IPv4 parser,
+            // which judges a bad version malformed as the kernel would).
+            let isIPv6 = linkType == .ipv6 || (linkType == .raw && captured.first.map { $0 >> 4 == 6 } == true)
+            frame.wireLength = wire + 14
+            withUnsafeBytes(of: (isIPv6 ? Self.etherTypeIPv6 : Self.etherTypeIPv4).bigEndian) { etherType in
+                withUnsafeBytes(of: (0, 0, 0, 0, 0, 0) as (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) { address in
+                    rebuildEthernet(protocol: etherType[...], address: address[...], payload: captured[...])
+                }
+            }
         }
         scratch.withUnsafeBytes { body(frame, $0) }
         return true
@@ -155,9 +213,11 @@ public final class CaptureReader {
 
     /// linux/if_packet.h PACKET_OUTGOING: sent by this host.
     static let packetOutgoing: UInt8 = 4
+    static let etherTypeIPv4: UInt16 = 0x0800
+    static let etherTypeIPv6: UInt16 = 0x86dd
 
-    /// Cooked captures carry no Ethernet header: one is rebuilt from the
-    /// protocol field and the link-layer source address the kernel recorded.
+    /// Cooked and raw IP captures carry no Ethernet header: one is rebuilt from the
+    /// protocol field and the link-layer source address the kernel recorded (zero for raw IP).
     private func rebuildEthernet(protocol etherType: Slice<UnsafeRawBufferPointer>, address: Slice<UnsafeRawBufferPointer>,
                                  payload: Slice<UnsafeRawBufferPointer>) {
         scratch.removeAll(keepingCapacity: true)
@@ -169,7 +229,8 @@ public final class CaptureReader {
 }
 
 extension CaptureReader.FrameHeader {
-    /// A cooked header cut short carries no frame: it is judged (malformed) as empty.
+    /// A cooked header cut short carries no frame: it is judged (malformed) as empty,
+    /// or counted as cut by the capture when the frame was longer than what was kept.
     fileprivate func cutShort() -> Self {
         var copy = self
         copy.wireLength = 0

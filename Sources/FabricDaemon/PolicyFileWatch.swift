@@ -17,7 +17,7 @@ struct PolicyFileWatch {
     init(path: String) {
         self.path = path
         stamp = Self.stamp(path)
-        content = try? TextFile.read(path)
+        content = try? TextFile.read(path, verb: "read policy", maximumSize: TextFile.policyMaximumSize)
     }
 
     static func stamp(_ path: String) -> [Int]? {
@@ -31,7 +31,7 @@ struct PolicyFileWatch {
         let now = Self.stamp(path)
         guard now != stamp else { return false }
         stamp = now
-        let text = try? TextFile.read(path)
+        let text = try? TextFile.read(path, verb: "read policy", maximumSize: TextFile.policyMaximumSize)
         guard let text, text != content else { return false }
         content = text
         return true

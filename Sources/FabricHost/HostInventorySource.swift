@@ -22,7 +22,7 @@ public struct InventoryFile: HostInventorySource {
     public func inventory() throws -> HostInventory {
         let text: String
         do {
-            text = try TextFile.read(path, verb: "read host file")
+            text = try TextFile.read(path, verb: "read host file", maximumSize: TextFile.hostMaximumSize, standardInput: true)
         } catch {
             throw HostInventoryError.system(error)
         }

@@ -17,7 +17,10 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
             case .missingLength(let text):
                 "has no prefix length (write \(text)/32 or \(text)/128 for a single address)"
             case .badAddress(let text): "'\(text)' is not an IPv4 or IPv6 address"
-            case .badLength(let text): "'\(text)' is not a prefix length"
+            case .badLength(let text):
+                text.utf8.count > 1 && text.utf8.first == UInt8(ascii: "0") && text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+                    ? "'\(text)' is not a prefix length (leading zeros are not allowed)"
+                    : "'\(text)' is not a prefix length"
             case .lengthTooLong(let length, let maximum):
                 "prefix length \(length) exceeds \(maximum)"
             case .hostBitsSet(let suggestion):
@@ -49,7 +52,10 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
         guard let address = IPAddress.dottedQuad(addressText.utf8) ?? IPAddress(String(addressText)) else {
             throw .badAddress(String(addressText))
         }
+        // Decimal digits only, no sign, no spaces, and no leading zero: `/08` is refused
+        // like inet_pton refuses `010.1.0.0` (is it 8, or octal?).
         guard !lengthText.isEmpty, lengthText.utf8.count <= 3, lengthText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              lengthText.utf8.count == 1 || lengthText.utf8.first != UInt8(ascii: "0"),
               let length = Int(lengthText)
         else { throw .badLength(String(lengthText)) }
         try self.init(address: address, length: length)

@@ -27,11 +27,16 @@ public struct NodeReader {
 
     /// The document's root node; nil, with a diagnostic, when the text is not YAML or is empty.
     public mutating func root(of text: String, emptyMessage: String) -> Node? {
+        if let violation = YAMLLimits.check(text) {
+            diagnostics.append(
+                PolicyDiagnostic(file: file, line: violation.line, column: violation.column, field: "", message: violation.message))
+            return nil
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            diagnostics.append(diagnostic(forYAMLError: error))
+            diagnostics.append(diagnostic(forYAMLError: error, in: text))
             return nil
         }
         guard let root else {
@@ -112,8 +117,14 @@ public struct NodeReader {
             fail(at: node, path, "expected an integer, found \(shape(node))")
             return nil
         }
-        guard let value = Int(scalar.string) else {
-            fail(at: node, path, "expected an integer, found \(vocabulary == .json ? scalar.string : shape(node))")
+        // Decimal as written by people and by JSON: `010` (octal to YAML 1.1, invalid JSON)
+        // and `+8` are refused rather than read as 10 and 8.
+        let text = scalar.string
+        let unsigned = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        let leadingZero = unsigned.count > 1 && unsigned.hasPrefix("0")
+        guard let value = Int(text), !text.hasPrefix("+"), !leadingZero else {
+            fail(at: node, path, "expected an integer, found \(vocabulary == .json ? text : shape(node))"
+                + (leadingZero ? " (leading zeros are not allowed)" : ""))
             return nil
         }
         return value
@@ -200,8 +211,15 @@ public struct NodeReader {
         diagnostics.append(diagnostic)
     }
 
-    private func diagnostic(forYAMLError error: any Error) -> PolicyDiagnostic {
+    private func diagnostic(forYAMLError error: any Error, in text: String) -> PolicyDiagnostic {
         switch error as? YamlError {
+        case .reader(let problem, let offset, let value, _):
+            // Never Yams' own description: it quotes the offending line, which may be 50 MB of NULs.
+            let (line, column) = offset.map { Self.position(ofByte: $0, in: text) } ?? (1, 1)
+            let hex = String(value, radix: 16, uppercase: true)
+            let character = value >= 0 ? " (U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex))" : ""
+            return PolicyDiagnostic(
+                file: file, line: line, column: column, field: "", message: "not valid \(language): \(problem)\(character)")
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return PolicyDiagnostic(
@@ -213,6 +231,20 @@ public struct NodeReader {
         default:
             return PolicyDiagnostic(file: file, line: 1, column: 1, field: "", message: "not valid \(language): \(error)")
         }
+    }
+
+    /// Line and column (1-based, in characters) of a byte offset.
+    static func position(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
+        var line = 1, column = 1
+        for byte in text.utf8.prefix(offset) {
+            if byte == 0x0a {
+                line += 1
+                column = 1
+            } else if byte & 0xc0 != 0x80 {
+                column += 1
+            }
+        }
+        return (line, column)
     }
 
     private var language: String { vocabulary == .json ? "JSON" : "YAML" }

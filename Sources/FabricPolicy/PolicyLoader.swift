@@ -8,10 +8,12 @@ import Yams
 /// unknown keys are errors (a typo such as `prefix:` must not silently mean
 /// "owns nothing"), and all errors are collected in one pass.
 public enum PolicyLoader {
+    /// `-` reads standard input. Files over `TextFile.policyMaximumSize`, and anything but a
+    /// regular file, are refused before a byte is read.
     public static func load(path: String) throws(PolicyError) -> Policy {
         let text: String
         do {
-            text = try TextFile.read(path)
+            text = try TextFile.read(path, verb: "read policy", maximumSize: TextFile.policyMaximumSize, standardInput: true)
         } catch {
             throw PolicyError(
                 file: path,

@@ -22,6 +22,8 @@ public struct DryRun {
     private var verdicts = [UInt64](repeating: 0, count: Verdict.allCases.count)
     private var flows: [FlowKey: FlowTally] = [:]
     private var unattributedFrames = 0
+    /// Frames the capture cut short (snaplen) before the headers the decision reads: not judged.
+    public private(set) var captureTruncated = 0
     private var unattributedIndexes: Set<UInt32> = []
     private var flowsDropped: UInt64 = 0
 
@@ -94,15 +96,22 @@ public struct DryRun {
 
     /// Judges one frame seen on `ifindex` in `direction`; an ifindex the host
     /// does not know is counted as unattributed, never silently skipped.
+    /// `truncated`: the capture kept fewer bytes than the frame had (its snaplen).
+    /// Such a frame is judged on the bytes kept; if they lack a header the decision
+    /// reads (the verdict is malformed), the capture cut it, not the sender: it is
+    /// counted as capture_truncated, apart from every verdict and counter.
     public mutating func judge(
-        frame: [UInt8], wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp
+        frame: [UInt8], wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp, truncated: Bool = false
     ) {
-        frame.withUnsafeBytes { judge(frame: $0, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time) }
+        frame.withUnsafeBytes {
+            judge(frame: $0, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
+        }
     }
 
     /// The same over bytes the caller owns (a capture reader's buffer, judged in place).
     public mutating func judge(
-        frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp
+        frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
+        truncated: Bool = false
     ) {
         frames += 1
         guard let ifindex, let name = names[ifindex] else {
@@ -112,6 +121,10 @@ public struct DryRun {
         }
         var parsed: ParsedFrame?
         let decision = datapath.decide(frame: frame, ifindex: ifindex, direction: direction, parsed: &parsed)
+        if truncated, decision.reason == .malformed {
+            captureTruncated += 1
+            return
+        }
         judged += 1
         verdicts[Self.verdictIndex(decision.verdict)] += 1
         if ifindex != last.ifindex {
@@ -181,7 +194,7 @@ public struct DryRun {
                     packets: tally.packets, first: tally.first, last: tally.last)
             },
             unattributed: DryRunReport.Unattributed(frames: unattributedFrames, ifindexes: unattributedIndexes.sorted()),
-            untrackedViolations: flowsDropped)
+            captureTruncated: captureTruncated, untrackedViolations: flowsDropped)
     }
 }
 
@@ -195,6 +208,9 @@ public struct DryRunReport: Sendable, Codable {
     public var verdicts: [String: UInt64]
     public var topFlows: [Flow]
     public var unattributed: Unattributed
+    /// Frames cut by the capture's snaplen before a header the decision reads: neither
+    /// judged nor counted as violations (a small `tcpdump -s` does not make traffic malformed).
+    public var captureTruncated: Int
     /// Offending frames whose flow did not fit the flow table (counted above all the same).
     public var untrackedViolations: UInt64
 

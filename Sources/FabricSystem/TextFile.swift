@@ -5,31 +5,134 @@ import Darwin
 #endif
 
 /// Reads the small text files people hand to the CLI (policies, host inventories).
+///
+/// Every byte read here is untrusted: a path may name /dev/zero, a FIFO nobody writes,
+/// a directory or a 50 MB file. So the file is opened without blocking, must be a
+/// regular file (or `-`, standard input, when the caller allows it), is measured
+/// before a byte is read, and must be UTF-8. Each refusal names the path and why.
 public enum TextFile {
-    /// Far beyond any real policy or host file; stops `--policy /dev/zero` from reading forever.
+    /// The default cap: far beyond any real policy or host file.
     public static let maximumSize = 64 << 20
 
-    /// The whole file as text (invalid UTF-8 becomes U+FFFD, which the parsers then reject
-    /// with a position). `verb` names the attempt in the error, e.g. "read host file".
+    /// Policies: the datapath holds 1,048,576 prefixes per family; both full, written as
+    /// BenchWorld writes them (quoted, flow style), is 46.4 MiB (a million IPv4 host routes as
+    /// `scripts/bench` writes them: 15 MiB). 64 MiB keeps the largest policy the kernel can
+    /// hold; what a file that size can do to memory is bounded by `YAMLLimits` (values, depth,
+    /// aliases), not by its size.
+    public static let policyMaximumSize = 64 << 20
+
+    /// Host inventories (`inventory --json`): about 300 bytes an interface, so 4 MiB is
+    /// more than ten thousand interfaces with several addresses each.
+    public static let hostMaximumSize = 4 << 20
+
+    /// The whole file as text. `verb` names the attempt in the error, e.g. "read host file".
+    /// `-` is standard input when `standardInput` is true, bounded by the same cap.
+    /// Invalid UTF-8 is refused at its line and column rather than replaced.
     public static func read(
-        _ path: String, verb: String = "read", maximumSize: Int = TextFile.maximumSize
+        _ path: String, verb: String = "read", maximumSize: Int = TextFile.maximumSize, standardInput: Bool = false
     ) throws(SystemError) -> String {
-        let descriptor = try SystemError.retrying(verb, path) { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        let bytes: [UInt8]
+        if path == "-" && standardInput {
+            bytes = try readBytes(descriptor: 0, name: "standard input", verb: verb, maximumSize: maximumSize, regularOnly: false)
+        } else {
+            // O_NONBLOCK: opening a FIFO nobody writes to returns at once instead of hanging;
+            // the type check below refuses it before any read.
+            let descriptor = try SystemError.retrying(verb, path) { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
+            defer { close(descriptor) }
+            bytes = try readBytes(
+                descriptor: descriptor, name: path, verb: verb, maximumSize: maximumSize, regularOnly: true,
+                standardInput: standardInput)
+        }
+        return try text(bytes, verb: verb, name: path == "-" && standardInput ? "standard input" : path)
+    }
+
+    /// A file type in words, for the refusal of anything but a regular file.
+    static func typeName(_ mode: mode_t) -> String {
+        switch mode & mode_t(S_IFMT) {
+        case mode_t(S_IFDIR): "directory"
+        case mode_t(S_IFIFO): "FIFO"
+        case mode_t(S_IFCHR): "character device"
+        case mode_t(S_IFBLK): "block device"
+        case mode_t(S_IFSOCK): "socket"
+        case mode_t(S_IFLNK): "symbolic link"
+        default: "not a regular file"
+        }
+    }
+
+    /// A size in words, rounded down to a tenth: "47.6 MiB", "64 bytes".
+    static func mebibytes(_ size: Int) -> String {
+        func tenths(_ unit: Int) -> String {
+            let value = size * 10 / unit
+            return value % 10 == 0 ? "\(value / 10)" : "\(value / 10).\(value % 10)"
+        }
+        return size >= 1 << 20 ? "\(tenths(1 << 20)) MiB" : size >= 1 << 10 ? "\(tenths(1 << 10)) KiB" : "\(size) bytes"
+    }
+
+    private static func readBytes(
+        descriptor: Int32, name: String, verb: String, maximumSize: Int, regularOnly: Bool, standardInput: Bool = false
+    ) throws(SystemError) -> [UInt8] {
+        var status = stat()
+        try SystemError.check(fstat(descriptor, &status), verb, name)
+        let isRegular = status.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG)
+        if regularOnly && !isRegular {
+            let hint = standardInput ? "give a file, or - for standard input" : "give a regular file"
+            throw SystemError(verb: verb, object: name, errno: 0, detail: "not a regular file (\(typeName(status.st_mode))); \(hint)")
+        }
+        // The size when known (a regular file), else "more than" (a pipe, or a file that grew).
+        let tooLarge = { (size: String?) in
+            SystemError(
+                verb: verb, object: name, errno: 0,
+                detail: (size.map { "\($0), over" } ?? "more than") + " the \(mebibytes(maximumSize)) limit for this file")
+        }
+        if isRegular, Int(status.st_size) > maximumSize {
+            throw tooLarge(mebibytes(Int(status.st_size)))
+        }
+        if regularOnly {
+            // Regular files never block; reads below are plain ones again.
+            let flags = fcntl(descriptor, F_GETFL)
+            if flags >= 0 { _ = fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) }
+        }
+        // One byte beyond the cap tells a file that grew (or a pipe) past it.
+        // (procfs files say 0 bytes and have more: the size is where reading starts, not a promise.)
+        var bytes = [UInt8](repeating: 0, count: min(maximumSize + 1, max(isRegular ? Int(status.st_size) + 1 : 0, 4 << 10)))
+        var filled = 0
         while true {
-            let count = try SystemError.retrying(verb, path) {
-                Int32(chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) })
+            if filled == bytes.count {
+                guard bytes.count <= maximumSize else { throw tooLarge(nil) }
+                bytes += repeatElement(0, count: min(maximumSize + 1, bytes.count * 2) - bytes.count)
             }
-            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
-            bytes += chunk[..<Int(count)]
-            guard bytes.count <= maximumSize else {
-                throw SystemError(
-                    verb: verb, object: path, errno: 0,
-                    detail: "larger than \(maximumSize >> 20) MiB, not a file fabricguard reads")
+            let count = try SystemError.retrying(verb, name) {
+                Int32(bytes[filled...].withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) })
+            }
+            if count == 0 { break }
+            filled += Int(count)
+            if filled > maximumSize { throw tooLarge(nil) }
+        }
+        bytes.removeLast(bytes.count - filled)
+        return bytes
+    }
+
+    /// The bytes as a String, or an error at the first byte that is not UTF-8: a policy
+    /// is text, and U+FFFD in an interface name would be accepted as a different name.
+    static func text(_ bytes: [UInt8], verb: String, name: String) throws(SystemError) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        loop: while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .error: break loop
+            case .emptyInput: break loop
             }
         }
+        let line = bytes[..<offset].reduce(1) { $0 + ($1 == 0x0a ? 1 : 0) }
+        let lineStart = bytes[..<offset].lastIndex(of: 0x0a).map { $0 + 1 } ?? 0
+        let column = bytes[lineStart..<offset].reduce(1) { $0 + ($1 & 0xc0 == 0x80 ? 0 : 1) }
+        let byte = String(bytes[offset], radix: 16, uppercase: true)
+        throw SystemError(
+            verb: verb, object: name, errno: 0,
+            detail: "not UTF-8 text (byte 0x\(byte.count == 1 ? "0" : "")\(byte) at line \(line), column \(column))")
     }
 }
 

@@ -11,20 +11,26 @@ import Foundation
 
 /// --policy, --host and --allow-missing: everything needed to compile a plan.
 struct PolicyOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The policy file (YAML).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The policy file (YAML), or - for standard input.", valueName: "file"))
     var policy: String
 
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Judge against this inventory (from `fabricguard inventory --json`) instead of this host.",
+            "Judge against this inventory (from `fabricguard inventory --json`) instead of this host; - reads standard input.",
             valueName: "file"))
     var host: String?
 
     @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
     var allowMissing = false
 
-    func loadPolicy() throws(CommandFailure) -> Policy { try Self.loadPolicy(path: policy) }
+    func loadPolicy() throws(CommandFailure) -> Policy {
+        // Standard input holds one file: the second reader would see it empty.
+        if policy == "-" && host == "-" {
+            throw CommandFailure(status: .usageOrPolicy, message: "--policy - and --host -: standard input can hold only one of them")
+        }
+        return try Self.loadPolicy(path: policy)
+    }
 
     /// Loads a policy file; its problems are the caller's (exit 2), listed for --json too.
     static func loadPolicy(path: String) throws(CommandFailure) -> Policy {

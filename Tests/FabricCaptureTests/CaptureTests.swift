@@ -1,3 +1,4 @@
+import FabricABI
 import FabricCapture
 import FabricCompiler
 import FabricFixtures
@@ -11,12 +12,15 @@ enum CaptureFile {
     static func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
     static func le16(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
 
-    /// Classic pcap: global header, then (timestamp, lengths, bytes) records.
-    static func pcap(linkType: UInt32, frames: [[UInt8]], claimedLength: Int? = nil) -> [UInt8] {
-        var bytes = le32(0xa1b2_c3d4) + le16(2) + le16(4) + le32(0) + le32(0) + le32(262_144) + le32(linkType)
+    /// Classic pcap: global header, then (timestamp, lengths, bytes) records. With
+    /// `snaplen`, each record keeps at most that many bytes and says how long the frame
+    /// was, as `tcpdump -s N` writes it.
+    static func pcap(linkType: UInt32, frames: [[UInt8]], claimedLength: Int? = nil, snaplen: Int? = nil) -> [UInt8] {
+        var bytes = le32(0xa1b2_c3d4) + le16(2) + le16(4) + le32(0) + le32(0) + le32(UInt32(snaplen ?? 262_144)) + le32(linkType)
         for (index, frame) in frames.enumerated() {
             let length = UInt32(claimedLength ?? frame.count)
-            bytes += le32(1_700_000_000 + UInt32(index)) + le32(0) + le32(length) + le32(length) + frame
+            let kept = Array(frame.prefix(snaplen ?? frame.count))
+            bytes += le32(1_700_000_000 + UInt32(index)) + le32(0) + le32(snaplen == nil ? length : UInt32(kept.count)) + le32(length) + kept
         }
         return bytes
     }
@@ -92,13 +96,54 @@ struct CaptureReaderTests {
     }
 
     @Test func unsupportedLinkType() throws {
-        let path = try CaptureFile.write(CaptureFile.pcap(linkType: 101, frames: [Array(Self.own[14...])]), "raw.pcap")
+        // 105: IEEE 802.11, what a Wi-Fi monitor capture writes.
+        let path = try CaptureFile.write(CaptureFile.pcap(linkType: 105, frames: [Self.own]), "wifi.pcap")
         #expect(throws: CaptureError.self) { try CaptureReader(path: path) }
         do {
             _ = try CaptureReader(path: path)
         } catch {
-            #expect(error.message.contains("link type RAW is not supported"), "\(error)")
+            #expect(error.message.contains("link type IEEE802_11 is not supported (read: EN10MB Ethernet, LINUX_SLL"), "\(error)")
+            #expect(error.message.contains("RAW, IPV4 and IPV6 raw IP"), "\(error)")
         }
+    }
+
+    /// Raw IP link types: no link header; the reader rebuilds Ethernet (zero MACs) with the
+    /// EtherType the link type, or for RAW the version nibble, says.
+    @Test(arguments: [(UInt32(101), "RAW"), (228, "IPV4"), (229, "IPV6"), (12, "RAW")])
+    func rawIPIsReadAsEthernet(linkType: UInt32, name: String) throws {
+        let v6 = FrameBuilder.udp6(source: IPAddress("fd00:b::10")!, destination: IPAddress("fd00:a::1")!)
+        let ethernet = linkType == 228 ? [Self.own, Self.foreign] : linkType == 229 ? [v6, v6] : [Self.own, v6]
+        let path = try CaptureFile.write(
+            CaptureFile.pcap(linkType: linkType, frames: ethernet.map { Array($0[14...]) }), "raw-\(linkType).pcap")
+        #expect(try CaptureReader(path: path).linkType.name == name)
+        let frames = try readAll(path)
+        #expect(frames.map { Array($0.frame[12...]) } == ethernet.map { Array($0[12...]) })
+        #expect(frames.allSatisfy { $0.frame[0..<12].allSatisfy { $0 == 0 } })
+        #expect(frames.map(\.wireLength) == ethernet.map(\.count))
+        #expect(frames.allSatisfy { $0.interfaceIndex == nil && $0.direction == nil && !$0.truncated })
+    }
+
+    /// Linux cooked v1 (older `tcpdump -i any`): direction, no interface; kept as it was.
+    @Test func cookedV1CarriesDirection() throws {
+        func cooked1(_ ethernet: [UInt8], outgoing: Bool) -> [UInt8] {
+            [0, outgoing ? 4 : 0, 0, 1, 0, 6] + Array(ethernet[6..<12]) + [0, 0] + Array(ethernet[12...])
+        }
+        let path = try CaptureFile.write(
+            CaptureFile.pcap(linkType: 113, frames: [cooked1(Self.foreign, outgoing: true), cooked1(Self.own, outgoing: false)]), "sll1.pcap")
+        #expect(try CaptureReader(path: path).linkType.name == "LINUX_SLL")
+        let frames = try readAll(path)
+        #expect(frames.map(\.direction) == [.egress, .ingress])
+        #expect(frames.allSatisfy { $0.interfaceIndex == nil })
+        #expect(frames.map { Array($0.frame[6...]) } == [Array(Self.foreign[6...]), Array(Self.own[6...])])
+        #expect(frames.map(\.wireLength) == [Self.foreign.count, Self.own.count])
+    }
+
+    @Test func aSmallSnaplenMarksFramesTruncated() throws {
+        let path = try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: [Self.own, Self.foreign], snaplen: 20), "s20.pcap")
+        let frames = try readAll(path)
+        #expect(frames.map(\.frame.count) == [20, 20])
+        #expect(frames.map(\.wireLength) == [Self.own.count, Self.foreign.count])
+        #expect(frames.allSatisfy { $0.truncated })
     }
 
     @Test func aTruncatedCaptureNamesTheFrame() throws {
@@ -129,6 +174,19 @@ struct CaptureReaderTests {
         }
         #expect(throws: CaptureError.self) { try CaptureReader(path: "/nonexistent/x.pcap") }
     }
+
+    /// A device never ends, a directory is no capture: both refused before libpcap opens them
+    /// (a FIFO, which would block, is tested through the command with a deadline).
+    @Test func nonRegularFilesAreRefused() throws {
+        for (path, kind) in [("/dev/zero", "character device"), ("/tmp", "directory")] {
+            do {
+                _ = try CaptureReader(path: path)
+                Issue.record("\(path) was opened")
+            } catch {
+                #expect(error.message == "read capture \(path): not a regular file (\(kind)); give a capture file, or - for standard input")
+            }
+        }
+    }
 }
 
 @Suite("Dry-run engine")
@@ -156,5 +214,118 @@ struct DryRunTests {
         #expect(flow.source == "10.2.0.10" && flow.destination == "10.1.0.1" && flow.packets == 3)
         #expect(flow.first.seconds == 0 && flow.last.seconds == 2)
         #expect(dryRun.violations == 3)
+    }
+}
+
+/// Captures that are not Ethernet, or were cut by their snaplen, judged as dry-run judges them.
+@Suite("Dry-run over raw IP and cut captures")
+struct CaptureDryRunTests {
+    static let v4own = FrameBuilder.udp4(source: IPAddress("10.1.0.10")!, destination: IPAddress("10.1.0.1")!)
+    static let v4foreign = FrameBuilder.udp4(source: IPAddress("10.2.0.10")!, destination: IPAddress("10.1.0.1")!)
+    static let v6own = FrameBuilder.udp6(source: IPAddress("fd00:a::10")!, destination: IPAddress("fd00:a::1")!)
+    static let v6foreign = FrameBuilder.udp6(source: IPAddress("fd00:b::10")!, destination: IPAddress("fd00:a::1")!)
+    static let unowned = FrameBuilder.udp4(source: IPAddress("192.0.2.1")!, destination: IPAddress("10.1.0.1")!)
+
+    /// dry-run's loop: every frame of the capture through the engine, on sana0 (ifindex 3)
+    /// unless the capture says where it was seen.
+    func dryRun(_ path: String, direction: Direction = .egress) throws -> (DryRunReport, violations: UInt64) {
+        let plan = try PolicyCompiler.compile(FixtureWorld.policy(), host: FixtureWorld.host).plan
+        let names = Dictionary(uniqueKeysWithValues: FixtureWorld.host.interfaces.map { ($0.index, $0.name) })
+        var engine = DryRun(datapath: ReferenceDatapath(plan: plan), interfaceNames: names)
+        let reader = try CaptureReader(path: path)
+        while try reader.withNextFrame({ header, bytes in
+            engine.judge(
+                frame: bytes, wireLength: header.wireLength, ifindex: header.interfaceIndex ?? 3,
+                direction: header.direction ?? direction,
+                time: .init(seconds: header.seconds, microseconds: header.microseconds), truncated: header.truncated)
+        }) {}
+        return (engine.report(capture: "capture", linkType: "any", top: 10), engine.violations)
+    }
+
+    /// The report as JSON: what `dry-run --json` prints, compared whole.
+    func json(_ report: DryRunReport) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    }
+
+    @Test(arguments: [(UInt32(101), "mixed"), (228, "v4"), (229, "v6")])
+    func rawIPJudgesLikeTheEthernetEquivalent(linkType: UInt32, family: String) throws {
+        let frames = switch family {
+        case "v4": [Self.v4own, Self.v4foreign, Self.unowned, Self.v4foreign]
+        case "v6": [Self.v6own, Self.v6foreign, Self.v6foreign]
+        default: [Self.v4own, Self.v6foreign, Self.v4foreign, Self.v6own, Self.unowned]
+        }
+        for direction in [Direction.egress, .ingress] {
+            let ethernet = try dryRun(
+                try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames), "eq-eth-\(linkType).pcap"), direction: direction)
+            let raw = try dryRun(
+                try CaptureFile.write(CaptureFile.pcap(linkType: linkType, frames: frames.map { Array($0[14...]) }), "eq-raw-\(linkType).pcap"),
+                direction: direction)
+            #expect(try json(raw.0) == json(ethernet.0))
+            #expect(raw.violations == ethernet.violations)
+            #expect(ethernet.0.packets == UInt64(frames.count))
+        }
+        // The comparison has teeth: the foreign frames are violations.
+        let egress = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: linkType, frames: frames.map { Array($0[14...]) }), "eq-raw-\(linkType).pcap"))
+        #expect(egress.violations > 0)
+    }
+
+    /// A RAW frame whose version nibble is neither 4 nor 6 is malformed, as on the wire.
+    @Test func aRawFrameOfNoIPVersionIsMalformed() throws {
+        var bad = Array(Self.v4foreign[14...])
+        bad[0] = 0x55
+        let report = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 101, frames: [bad]), "raw-bad.pcap")).0
+        #expect(report.counters.map(\.reason) == [.malformed])
+        #expect(report.captureTruncated == 0)
+    }
+
+    /// `tcpdump -s 20`: every frame loses its IP header to the capture, not on the wire.
+    @Test func framesCutBeforeTheirHeadersAreCaptureTruncated() throws {
+        let frames = [Self.v4own, Self.v4foreign, Self.v6foreign, Self.unowned]
+        for snaplen in [0, 13, 20, 33, 53] {
+            let (report, violations) = try dryRun(
+                try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames, snaplen: snaplen), "cut-\(snaplen).pcap"))
+            // 53 keeps the IPv4 headers (34 bytes) but not the IPv6 one (54).
+            let cut = snaplen == 53 ? 1 : frames.count
+            #expect(report.frames == frames.count)
+            #expect(report.captureTruncated == cut, "snaplen \(snaplen)")
+            #expect(report.packets == UInt64(frames.count - cut))
+            #expect(!report.counters.contains { $0.reason == .malformed }, "snaplen \(snaplen)")
+            #expect(violations == (snaplen == 53 ? 1 : 0))
+        }
+    }
+
+    /// Cut frames whose headers were kept are judged exactly as the full capture's.
+    @Test(arguments: [34, 54, 60])
+    func framesCutAfterTheirHeadersAreJudged(snaplen: Int) throws {
+        let frames = snaplen == 34 ? [Self.v4own, Self.v4foreign, Self.unowned] : [Self.v4foreign, Self.v6own, Self.v6foreign]
+        let full = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames), "full-\(snaplen).pcap"))
+        let cut = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames, snaplen: snaplen), "kept-\(snaplen).pcap"))
+        #expect(cut.0.captureTruncated == 0)
+        #expect(try json(cut.0) == json(full.0))
+        #expect(cut.violations == full.violations && full.violations > 0)
+    }
+
+    /// A frame short on the wire (caplen == len) stays malformed: only the capture's cut is forgiven.
+    @Test func aShortFrameThatWasNotCutIsMalformed() throws {
+        let short = Array(Self.v4foreign.prefix(20))
+        let (report, violations) = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: [short]), "short.pcap"))
+        #expect(report.captureTruncated == 0)
+        #expect(report.counters.map(\.reason) == [.malformed])
+        #expect(violations == 1)
+    }
+
+    /// Cooked and raw captures cut inside their own header or the IP header.
+    @Test func cookedAndRawCapturesCutShort() throws {
+        let cooked = [CaptureFile.cooked2(Self.v4foreign, ifindex: 3, outgoing: true)]
+        let sll2 = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 276, frames: cooked, snaplen: 10), "cut-sll2.pcap"))
+        #expect(sll2.0.captureTruncated == 1 && sll2.violations == 0)
+        let raw = try dryRun(try CaptureFile.write(
+            CaptureFile.pcap(linkType: 101, frames: [Array(Self.v4foreign[14...])], snaplen: 12), "cut-raw.pcap"))
+        #expect(raw.0.captureTruncated == 1 && raw.violations == 0)
+        let kept = try dryRun(try CaptureFile.write(
+            CaptureFile.pcap(linkType: 101, frames: [Array(Self.v4foreign[14...])], snaplen: 20), "kept-raw.pcap"))
+        #expect(kept.0.captureTruncated == 0 && kept.violations == 1)
     }
 }

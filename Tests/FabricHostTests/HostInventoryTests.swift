@@ -263,8 +263,10 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
         let error = try #require(throws: HostInventoryError.self) {
             try InventoryFile(path: "/tmp").inventory()
         }
-        #expect(error == .system(SystemError(verb: "read host file", object: "/tmp", errno: EISDIR)))
-        #expect(error.description == "read host file /tmp: Is a directory (errno 21)")
+        #expect(error == .system(SystemError(
+            verb: "read host file", object: "/tmp", errno: 0,
+            detail: "not a regular file (directory); give a file, or - for standard input")))
+        #expect(error.description == "read host file /tmp: not a regular file (directory); give a file, or - for standard input")
     }
 
     @Test func readsFileWrittenByInventory() throws {

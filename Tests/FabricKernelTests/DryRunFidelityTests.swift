@@ -53,6 +53,9 @@ struct DryRunFidelityTests {
         let egressCapture = lab.directory.appendingPathComponent("sana0-out.pcap").path
         let tcpdumpAny = try startCapture(lab, ["-i", "any"], file: anyCapture)
         let tcpdumpOut = try startCapture(lab, ["-i", "sana0", "-Q", "out"], file: egressCapture)
+        // The same traffic with a 20-byte snaplen: the cooked header alone, every IP header cut.
+        let cutCapture = lab.directory.appendingPathComponent("any-s20.pcap").path
+        let tcpdumpCut = try startCapture(lab, ["-i", "any", "-s", "20"], file: cutCapture)
         let before = cells(try lab.json("stats"))
 
         // Own traffic on both fabrics, a SAN-B source leaving SAN-A (would drop in audit),
@@ -79,6 +82,7 @@ struct DryRunFidelityTests {
         }
         stopCapture(tcpdumpAny)
         stopCapture(tcpdumpOut)
+        stopCapture(tcpdumpCut)
 
         #expect(kernel["sana0 egress foreign_source would_drop"]?.packets == 3, "\(kernel)")
         #expect(kernel["sana0 ingress foreign_source would_drop"]?.packets == 2, "\(kernel)")
@@ -108,5 +112,38 @@ struct DryRunFidelityTests {
         let gated = try lab.fabricguard(["dry-run", "--policy", enforcing, "--pcap", anyCapture, "--fail-on-violation"])
         #expect(gated.status == 3, "\(gated.output)")
         #expect(try lab.fabricguard(["dry-run", "--policy", policy, "--pcap", anyCapture, "--fail-on-violation"]).status == 0)
+
+        // tcpdump -s 20: frames cut by the capture are counted apart, never judged malformed,
+        // and do not fail the gate the full capture fails.
+        let cut = try lab.json("dry-run", "--policy", enforcing, "--pcap", cutCapture)
+        let truncated = cut["capture_truncated"] as? Int ?? 0
+        #expect(truncated >= expected, "\(cut)")
+        #expect(!cells(cut).keys.contains { $0.contains("malformed") }, "\(cut)")
+        #expect((cut["verdicts"] as? [String: Int])?["drop"] == 0, "\(cut)")
+        let cutGate = try lab.fabricguard(["dry-run", "--policy", enforcing, "--pcap", cutCapture, "--fail-on-violation"])
+        #expect(cutGate.status == 0, "\(cutGate.output)")
+
+        // Raw IP captures of the same egress frames, made from tcpdump's Ethernet capture by
+        // real tools: tcpdump keeps the IP frames (ARP has no raw IP form), editcap chops the
+        // link header (-L: the frame length too) and sets the link type. Judged exactly alike.
+        let ipOnly = lab.directory.appendingPathComponent("sana0-out-ip.pcap").path
+        let filtered = try Command.run(["tcpdump", "-r", egressCapture, "-w", ipOnly, "ip"])
+        #expect(filtered.status == 0, "\(filtered.output)")
+        let ethernet = cells(try lab.json("dry-run", "--policy", policy, "--pcap", ipOnly, "--interface", "sana0", "--direction", "egress"))
+        #expect(ethernet["sana0 egress foreign_source would_drop"]?.packets == 3, "\(ethernet)")
+        for (type, name) in [("rawip", "RAW"), ("rawip4", "IPV4")] {
+            let raw = lab.directory.appendingPathComponent("sana0-out-\(type).pcapng").path
+            let converted = try Command.run(["editcap", "-L", "-C", "14", "-T", type, ipOnly, raw])
+            #expect(converted.status == 0, "\(converted.output)")
+            let report = try lab.json("dry-run", "--policy", policy, "--pcap", raw, "--interface", "sana0", "--direction", "egress")
+            #expect(report["link_type"] as? String == name)
+            #expect(report["capture_truncated"] as? Int == 0)
+            let rawCells = cells(report)
+            #expect(Set(rawCells.keys) == Set(ethernet.keys), "\(name): \(rawCells) vs \(ethernet)")
+            for (cell, value) in ethernet {
+                #expect(rawCells[cell]?.packets == value.packets && rawCells[cell]?.bytes == value.bytes,
+                        "\(name) \(cell): \(String(describing: rawCells[cell])) vs \(value)")
+            }
+        }
     }
 }

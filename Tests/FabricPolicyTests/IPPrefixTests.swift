@@ -43,3 +43,22 @@ struct IPPrefixTests {
         #expect(try !IPPrefix(parsing: "0.0.0.0/0").overlaps(IPPrefix(parsing: "::/0")))
     }
 }
+
+/// Every text a prefix is not: each must be refused, none silently read as something else.
+@Suite("Prefix text that is refused")
+struct LenientPrefixTests {
+    @Test(arguments: [
+        "10.0.0.0/08", "10.0.0.0/008", "::/00", "10.0.0.0/+8", "10.0.0.0/-8", "10.0.0.0/ 8", "10.0.0.0 /8", " 10.0.0.0/8",
+        "10.0.0.0/8 ", "010.1.0.0/16", "10.01.0.0/16", "10.1.0/24", "10.1.0.0.0/24", "0x0a.1.0.0/16", "10.1.0.0/24/24",
+        "10.1.0.0/", "/8", "fd00::/064", "fd00::%eth0/64", "10.1.0.0/1e1", "10.1.0.0/٨", "::ffff:010.1.0.0/128",
+    ])
+    func refused(_ text: String) {
+        #expect(throws: IPPrefix.ParseError.self, "\(text) was accepted") { try IPPrefix(parsing: text) }
+    }
+
+    @Test func aLeadingZeroInTheLengthSaysSo() throws {
+        #expect(IPPrefix.ParseError.badLength("08").description == "'08' is not a prefix length (leading zeros are not allowed)")
+        #expect(throws: IPPrefix.ParseError.badLength("08")) { try IPPrefix(parsing: "10.0.0.0/08") }
+        #expect(try IPPrefix(parsing: "0.0.0.0/0").length == 0)
+    }
+}

@@ -215,8 +215,99 @@ struct PolicyLoaderTests {
             Issue.record("loaded a missing file")
         } catch {
             #expect(error.diagnostics.map(\.description) == [
-                "/nonexistent/fabrics.yaml:1:1: read /nonexistent/fabrics.yaml: No such file or directory (errno 2)"
+                "/nonexistent/fabrics.yaml:1:1: read policy /nonexistent/fabrics.yaml: No such file or directory (errno 2)"
             ])
+        }
+    }
+}
+
+/// The pre-parse limits, on text: each refusal at the line and column where it is crossed.
+@Suite("YAML limits before parsing")
+struct YAMLLimitsTests {
+    @Test func ordinaryPoliciesPass() {
+        #expect(YAMLLimits.check(FixtureText.policy) == nil)
+        // Aliases that expand modestly are fine: a prefix list reused once.
+        #expect(YAMLLimits.check("a: &p [10.1.0.0/24, 10.2.0.0/24]\nb: *p\n") == nil)
+        // Syntax errors are left to the real parse.
+        #expect(YAMLLimits.check("a: [\n") == nil)
+    }
+
+    @Test func depthIsCountedInEveryStyle() throws {
+        let limit = YAMLLimits.maximumDepth
+        #expect(YAMLLimits.check(String(repeating: "[", count: limit) + String(repeating: "]", count: limit)) == nil)
+        let flow = try #require(YAMLLimits.check(String(repeating: "[", count: limit + 1) + String(repeating: "]", count: limit + 1)))
+        #expect(flow.line == 1 && flow.column == limit + 1 && flow.message.hasPrefix("nested more than 64 levels deep"))
+        let block = try #require(YAMLLimits.check(String(repeating: "- ", count: limit + 1) + "x\n"))
+        #expect(block.line == 1 && block.column == 2 * limit + 1)
+        let indented = (0...limit).map { String(repeating: " ", count: $0) + "a:" }.joined(separator: "\n") + " 1\n"
+        #expect(YAMLLimits.check(indented)?.line == limit + 1)
+    }
+
+    @Test func aliasExpansionIsBounded() throws {
+        // Each level names the one below ten times: level 6 passes a million nodes.
+        var lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        for level in 1...8 {
+            lines.append("a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]")
+        }
+        let bomb = try #require(YAMLLimits.check(lines.joined(separator: "\n")))
+        #expect(bomb.line == 6 && bomb.message.hasPrefix("aliases expand to more than 1000000 nodes"))
+        #expect(YAMLLimits.check(lines.prefix(5).joined(separator: "\n")) == nil)
+    }
+
+    /// A file under the size cap can still hold millions of one-byte values, each a Yams node.
+    @Test func valuesAreCounted() throws {
+        let limit = YAMLLimits.maximumNodes
+        // The document's mapping and list, the key, and the items.
+        let fits = "x: [" + String(repeating: "a,", count: limit - 4) + "a]"
+        #expect(YAMLLimits.check(fits) == nil)
+        let over = try #require(YAMLLimits.check("x: [" + String(repeating: "a,", count: limit - 3) + "a]"))
+        #expect(over.message.hasPrefix("more than 2500000 values"))
+        #expect(over.line == 1 && over.column == 5 + 2 * (limit - 3))
+    }
+
+    @Test func theLoaderReportsTheLimitAtItsPosition() {
+        do {
+            _ = try PolicyLoader.parse(yaml: "version: 1\nfabrics: " + String(repeating: "[", count: 100), file: "deep.yaml")
+            Issue.record("a 100-deep policy was read")
+        } catch {
+            #expect(error.diagnostics.count == 1)
+            #expect(error.diagnostics.first?.description.hasPrefix("deep.yaml:2:") == true, "\(error)")
+            #expect(error.diagnostics.first?.message.contains("nested more than 64 levels deep") == true)
+        }
+    }
+}
+
+private enum FixtureText {
+    static let policy = """
+        version: 1
+        fabrics:
+          - name: san-a
+            interfaces: [sana0, sana1]
+            prefixes: [10.1.0.0/24, "fd00:a::/64"]
+        egress: { mode: enforce, action: redirect }
+        exempt: [0.0.0.0/32, "fe80::/10"]
+        """
+}
+
+@Suite("Integers as written")
+struct StrictIntegerTests {
+    @Test(arguments: ["01", "+1", "0x1", "1_0", "1.0", "-0"])
+    func aVersionIsDecimal(_ text: String) {
+        do {
+            _ = try PolicyLoader.parse(
+                yaml: "version: \(text)\nfabrics:\n  - { name: a, interfaces: [e0], prefixes: [10.1.0.0/24] }\n", file: "v.yaml")
+            Issue.record("version: \(text) was read")
+        } catch {
+            #expect(error.diagnostics.first?.field == "version", "\(error)")
+        }
+    }
+
+    @Test func anOctalLookingNumberSaysWhy() {
+        do {
+            _ = try PolicyLoader.parse(yaml: "version: 010\nfabrics: []\n", file: "v.yaml")
+            Issue.record("version: 010 was read")
+        } catch {
+            #expect(error.diagnostics.contains { $0.message == "expected an integer, found '010' (leading zeros are not allowed)" }, "\(error)")
         }
     }
 }

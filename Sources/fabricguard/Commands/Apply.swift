@@ -73,7 +73,7 @@ struct Apply: ParsableCommand {
         let text: String
         let policy: Policy
         do {
-            text = try TextFile.read(enforce.policy)
+            text = try TextFile.read(enforce.policy, verb: "read policy", maximumSize: TextFile.policyMaximumSize)
             policy = try PolicyLoader.parse(yaml: text, file: enforce.policy)
         } catch let error as PolicyError {
             throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)

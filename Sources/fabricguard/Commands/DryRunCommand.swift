@@ -14,14 +14,18 @@ struct DryRunCommand: ParsableCommand {
         discussion: """
             Reads pcap or pcapng through libpcap. A capture from `tcpdump -i any` (Linux
             cooked v2) carries each frame's interface and direction, so it needs no more
-            flags; a per-interface Ethernet capture (or Linux cooked v1) needs
-            --interface and --direction. Interface indexes are mapped to names through
+            flags; a per-interface Ethernet capture, or a raw IP one (RAW, IPV4, IPV6:
+            `tcpdump -i tun0`, cloud packet mirrors), needs --interface and --direction;
+            Linux cooked v1 needs --interface. Interface indexes are mapped to names through
             this host's inventory, or --host (the `inventory --json` of the capture's
             host), so a storage host's capture can be judged on a laptop. Frames on an
             interface the inventory does not know are reported as unattributed.
 
             --json prints the counters in the shape of `stats --json`, plus verdicts,
-            top offending flows and unattributed frames. Memory stays flat whatever the
+            top offending flows and unattributed frames. Frames a small snaplen
+            (`tcpdump -s 20`) cut before the headers the decision reads are counted as
+            capture_truncated, not judged, and never fail --fail-on-violation; cut frames
+            whose headers were kept are judged as usual. Memory stays flat whatever the
             capture size.
 
             Examples:
@@ -41,10 +45,10 @@ struct DryRunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The capture (pcap or pcapng).", valueName: "file"))
     var pcap: String
 
-    @Option(name: .long, help: ArgumentHelp("The interface every frame was seen on (Ethernet and cooked v1 captures).", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("The interface every frame was seen on (Ethernet, raw IP and cooked v1 captures).", valueName: "name"))
     var interface: String?
 
-    @Option(name: .long, help: ArgumentHelp("The direction of every frame (Ethernet captures).", valueName: "egress|ingress"))
+    @Option(name: .long, help: ArgumentHelp("The direction of every frame (Ethernet and raw IP captures).", valueName: "egress|ingress"))
     var direction: Direction?
 
     @Option(name: .long, help: "How many offending flows to list.")
@@ -75,6 +79,12 @@ struct DryRunCommand: ParsableCommand {
             throw CommandFailure(
                 status: .usageOrPolicy,
                 message: "dry-run \(pcap): an Ethernet capture does not say where frames were seen: give --interface NAME and --direction egress|ingress")
+        case .raw, .ipv4, .ipv6:
+            guard fixedIndex != nil, direction != nil else {
+                throw CommandFailure(
+                    status: .usageOrPolicy,
+                    message: "dry-run \(pcap): a raw IP (\(reader.linkType.name)) capture does not say where frames were seen: give --interface NAME and --direction egress|ingress")
+            }
         case .linuxCookedV1 where fixedIndex == nil:
             throw CommandFailure(status: .usageOrPolicy, message: "dry-run \(pcap): a Linux cooked v1 capture has no interface: give --interface NAME")
         default:
@@ -89,7 +99,8 @@ struct DryRunCommand: ParsableCommand {
                 dryRun.judge(
                     frame: bytes, wireLength: captured.wireLength, ifindex: fixedIndex ?? captured.interfaceIndex,
                     direction: direction ?? captured.direction ?? .ingress,
-                    time: DryRun.Timestamp(seconds: captured.seconds, microseconds: captured.microseconds))
+                    time: DryRun.Timestamp(seconds: captured.seconds, microseconds: captured.microseconds),
+                    truncated: captured.truncated)
             }) {}
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "dry-run: \(error)")
@@ -112,7 +123,8 @@ enum DryRunText {
     static func render(_ report: DryRunReport) -> String {
         var lines = [
             "dry-run \(report.capture) (\(report.linkType)): \(report.frames) frames, \(report.packets) judged, \(report.unattributed.frames) unattributed"
-                + (report.unattributed.ifindexes.isEmpty ? "" : " (unknown ifindex \(report.unattributed.ifindexes.map(String.init).joined(separator: ", ")))"),
+                + (report.unattributed.ifindexes.isEmpty ? "" : " (unknown ifindex \(report.unattributed.ifindexes.map(String.init).joined(separator: ", ")))")
+                + (report.captureTruncated == 0 ? "" : ", \(report.captureTruncated) capture_truncated (cut by the capture's snaplen before the headers the decision reads; not judged)"),
             "verdicts: " + ["pass", "drop", "redirect"].map { "\($0) \(report.verdicts[$0] ?? 0)" }.joined(separator: ", "),
             "",
         ]
