@@ -70,6 +70,29 @@ public final class CaptureReader {
         self.handle = handle
     }
 
+    /// Reads an open stream (the fuzz harness's `fmemopen` of its bytes) through
+    /// `pcap_fopen_offline`; `name` stands for the path in messages. The reader
+    /// owns `file` from here on, closing it on failure as `pcap_close` does on success.
+    public init(file: UnsafeMutablePointer<FILE>, name: String) throws(CaptureError) {
+        self.path = name
+        var errors = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let handle = pcap_fopen_offline(file, &errors) else {
+            fclose(file)
+            let cause = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw CaptureError(message: "read capture \(name): \(cause)")
+        }
+        let type = pcap_datalink(handle)
+        switch type {
+        case DLT_LINUX_SLL2: linkType = .linuxCookedV2
+        case DLT_LINUX_SLL: linkType = .linuxCookedV1
+        case DLT_EN10MB: linkType = .ethernet
+        default:
+            pcap_close(handle)
+            throw CaptureError(message: "read capture \(name): link type \(type) is not supported")
+        }
+        self.handle = handle
+    }
+
     deinit { pcap_close(handle) }
 
     /// The next frame, nil at the end; a corrupt or truncated capture throws,
