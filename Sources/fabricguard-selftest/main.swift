@@ -9,7 +9,8 @@
 //
 //   fabricguard-selftest [--seed N] [--random N] [--corpus DIR [--mutations N]]
 //       --corpus: also every file of a frame fuzz corpus (Fuzz/corpus/frame: byte 0 the
-//       interface and direction, see FuzzFrame) and N seeded mutations of them
+//       interface and direction, see FuzzFrame) and seeded mutations of them until N
+//       mutated frames were judged (those shorter than Ethernet or over 1514 bytes are skipped)
 //   fabricguard-selftest --bench [--quick]     per-packet cost table (scripts/bench)
 //   fabricguard-selftest --bench-events [--quick]   what events cost a violation flood
 //   fabricguard-selftest --fill-counters PINDIR SLOTS [--every-cell]   non-zero counters for the scrape bench
@@ -315,11 +316,16 @@ struct Differential {
             try check(what(), frame: input.frame, interface: input.interface, direction: input.direction, fixture: nil)
         }
         for (name, input) in inputs { try judge("corpus \(name)", input) }
+        // Mutations of the frames a hook can see, until `mutations` of them were judged.
+        let bases = inputs.filter { $0.1.frame.count >= 14 }
         var random = SplitMix64(seed: seed)
-        for index in 0..<mutations {
-            let (name, original) = inputs[Int(random.next() % UInt64(inputs.count))]
+        var index = 0
+        let judgedBefore = frames
+        while frames - judgedBefore < mutations, index < 4 * mutations, !bases.isEmpty {
+            let (name, original) = bases[Int(random.next() % UInt64(bases.count))]
             let mutated = original.mutated(&random)
             try judge("mutation \(index) of \(name) (seed \(seed))", mutated)
+            index += 1
         }
         return (frames, skipped)
     }
