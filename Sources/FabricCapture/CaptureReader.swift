@@ -157,7 +157,8 @@ public final class CaptureReader {
             }
             frame.interfaceIndex = UInt32(captured[4]) << 24 | UInt32(captured[5]) << 16 | UInt32(captured[6]) << 8 | UInt32(captured[7])
             frame.direction = captured[10] == Self.packetOutgoing ? .egress : .ingress
-            frame.wireLength = wire - 20 + 14
+            // A record claiming fewer bytes on the wire than it holds is corrupt: the kept bytes count.
+            frame.wireLength = max(wire, captured.count) - 20 + 14
             rebuildEthernet(protocol: captured[0..<2], address: captured[12..<18], payload: captured[20...])
         case .linuxCookedV1:
             // pkttype(2) hatype(2) halen(2) addr(8) protocol(2), then the L3 payload.
@@ -166,7 +167,7 @@ public final class CaptureReader {
                 return true
             }
             frame.direction = captured[1] == Self.packetOutgoing ? .egress : .ingress
-            frame.wireLength = wire - 16 + 14
+            frame.wireLength = max(wire, captured.count) - 16 + 14
             rebuildEthernet(protocol: captured[14..<16], address: captured[6..<12], payload: captured[16...])
         }
         scratch.withUnsafeBytes { body(frame, $0) }
