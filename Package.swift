@@ -103,6 +103,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The fuzz harnesses (one per untrusted input) and their libFuzzer executables (scripts/fuzz).
+        .target(
+            name: "FabricFuzz",
+            dependencies: ["FabricABI", "FabricCapture", "FabricCompiler", "FabricFixtures", "FabricHost", "FabricPolicy", "FabricReference"]
+        ),
+        .executableTarget(name: "fuzz-frame", dependencies: ["FabricFuzz"]),
+        .executableTarget(name: "fuzz-policy", dependencies: ["FabricFuzz"]),
+        .executableTarget(name: "fuzz-host", dependencies: ["FabricFuzz"]),
+        .executableTarget(name: "fuzz-capture", dependencies: ["FabricFuzz"]),
         .executableTarget(
             name: "fabricguard-bench",
             dependencies: ["FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricFixtures"]
@@ -126,6 +135,7 @@ let package = Package(
             dependencies: ["FabricDaemon", "FabricAgent", "FabricABI", "FabricBPF", "FabricCompiler", "FabricEvents", "FabricFixtures"]
         ),
         .testTarget(name: "FabricEventsTests", dependencies: ["FabricEvents", "FabricBPF", "FabricABI", "FabricAgent", "FabricFixtures", "FabricPolicy", "FabricReference"]),
+        .testTarget(name: "FabricFuzzTests", dependencies: ["FabricFuzz", "FabricFixtures", "FabricCapture"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
         // Object/ABI tier: the embedded object against the ABI header; no privileges.

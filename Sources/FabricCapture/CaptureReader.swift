@@ -109,6 +109,29 @@ public final class CaptureReader {
         self.handle = handle
     }
 
+    /// Reads an open stream (the fuzz harness's `fmemopen` of its bytes) through
+    /// `pcap_fopen_offline`; `name` stands for the path in messages. The reader
+    /// owns `file` from here on, closing it on failure as `pcap_close` does on success.
+    public init(file: UnsafeMutablePointer<FILE>, name: String) throws(CaptureError) {
+        self.path = name
+        var errors = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let handle = pcap_fopen_offline(file, &errors) else {
+            fclose(file)
+            let cause = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw CaptureError(message: "read capture \(name): \(cause)")
+        }
+        let type = pcap_datalink(handle)
+        switch type {
+        case DLT_LINUX_SLL2: linkType = .linuxCookedV2
+        case DLT_LINUX_SLL: linkType = .linuxCookedV1
+        case DLT_EN10MB: linkType = .ethernet
+        default:
+            pcap_close(handle)
+            throw CaptureError(message: "read capture \(name): link type \(type) is not supported")
+        }
+        self.handle = handle
+    }
+
     deinit { pcap_close(handle) }
 
     /// The refusal of a link type, naming what is read instead.
@@ -181,7 +204,8 @@ public final class CaptureReader {
             }
             frame.interfaceIndex = UInt32(captured[4]) << 24 | UInt32(captured[5]) << 16 | UInt32(captured[6]) << 8 | UInt32(captured[7])
             frame.direction = captured[10] == Self.packetOutgoing ? .egress : .ingress
-            frame.wireLength = wire - 20 + 14
+            // A record claiming fewer bytes on the wire than it holds is corrupt: the kept bytes count.
+            frame.wireLength = max(wire, captured.count) - 20 + 14
             rebuildEthernet(protocol: captured[0..<2], address: captured[12..<18], payload: captured[20...])
         case .linuxCookedV1:
             // pkttype(2) hatype(2) halen(2) addr(8) protocol(2), then the L3 payload.
@@ -190,7 +214,7 @@ public final class CaptureReader {
                 return true
             }
             frame.direction = captured[1] == Self.packetOutgoing ? .egress : .ingress
-            frame.wireLength = wire - 16 + 14
+            frame.wireLength = max(wire, captured.count) - 16 + 14
             rebuildEthernet(protocol: captured[14..<16], address: captured[6..<12], payload: captured[16...])
         case .raw, .ipv4, .ipv6:
             // No link header at all: the EtherType comes from the link type, or for RAW

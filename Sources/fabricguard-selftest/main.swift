@@ -7,7 +7,10 @@
 // must equal the reference path's for every frame, and the fixtures' expected
 // verdicts; the per-CPU counters must equal the reference's tally.
 //
-//   fabricguard-selftest [--seed N] [--random N]
+//   fabricguard-selftest [--seed N] [--random N] [--corpus DIR [--mutations N]]
+//       --corpus: also every file of a frame fuzz corpus (Fuzz/corpus/frame: byte 0 the
+//       interface and direction, see FuzzFrame) and seeded mutations of them until N
+//       mutated frames were judged (those shorter than Ethernet or over 1514 bytes are skipped)
 //   fabricguard-selftest --bench [--quick]     per-packet cost table (scripts/bench)
 //   fabricguard-selftest --bench-events [--quick]   what events cost a violation flood
 //   fabricguard-selftest --fill-counters PINDIR SLOTS [--every-cell]   non-zero counters for the scrape bench
@@ -34,6 +37,8 @@ struct Arguments {
     var fill: (pinDirectory: String, slots: Int)?
     var everyCell = false
     var quick = false
+    var corpus: String?
+    var mutations = 0
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -45,6 +50,12 @@ struct Arguments {
             case "--random":
                 guard let value = rest.popFirst().flatMap({ Int($0) }) else { Arguments.usage() }
                 random = value
+            case "--corpus":
+                guard let value = rest.popFirst() else { Arguments.usage() }
+                corpus = value
+            case "--mutations":
+                guard let value = rest.popFirst().flatMap({ Int($0) }) else { Arguments.usage() }
+                mutations = value
             case "--bench": bench = true
             case "--bench-events": benchEvents = true
             case "--fill-counters":
@@ -59,7 +70,7 @@ struct Arguments {
     }
 
     static func usage() -> Never {
-        FileHandle.standardError.write(Data("usage: fabricguard-selftest [--seed N] [--random N] | --bench [--quick] | --bench-events [--quick] | --fill-counters PINDIR SLOTS [--every-cell]\n".utf8))
+        FileHandle.standardError.write(Data("usage: fabricguard-selftest [--seed N] [--random N] [--corpus DIR [--mutations N]] | --bench [--quick] | --bench-events [--quick] | --fill-counters PINDIR SLOTS [--every-cell]\n".utf8))
         exit(2)
     }
 }
@@ -284,6 +295,40 @@ struct Differential {
             try check("random frame \(index)", frame: sample.frame, interface: sample.interface, direction: sample.direction, fixture: nil)
         }
     }
+
+    /// Every input of a frame fuzz corpus, then `mutations` seeded mutations of them
+    /// (byte flips, truncations, insertions, another interface or direction).
+    /// Frames the test run cannot take (shorter than Ethernet, longer than the MTU) are skipped.
+    mutating func run(corpus directory: String, mutations: Int, seed: UInt64) throws -> (frames: Int, skipped: Int) {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        let inputs = try names.compactMap { name in
+            try FuzzFrame(Array(Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(name)))).map { (name, $0) }
+        }
+        guard !inputs.isEmpty else { fail("the corpus \(directory) holds no frame") }
+        var frames = 0
+        var skipped = 0
+        func judge(_ what: @autoclosure () -> String, _ input: FuzzFrame) throws {
+            guard (14...1514).contains(input.frame.count) else {
+                skipped += 1
+                return
+            }
+            frames += 1
+            try check(what(), frame: input.frame, interface: input.interface, direction: input.direction, fixture: nil)
+        }
+        for (name, input) in inputs { try judge("corpus \(name)", input) }
+        // Mutations of the frames a hook can see, until `mutations` of them were judged.
+        let bases = inputs.filter { $0.1.frame.count >= 14 }
+        var random = SplitMix64(seed: seed)
+        var index = 0
+        let judgedBefore = frames
+        while frames - judgedBefore < mutations, index < 4 * mutations, !bases.isEmpty {
+            let (name, original) = bases[Int(random.next() % UInt64(bases.count))]
+            let mutated = original.mutated(&random)
+            try judge("mutation \(index) of \(name) (seed \(seed))", mutated)
+            index += 1
+        }
+        return (frames, skipped)
+    }
 }
 
 if ["--tcx-attach", "--tcx-list"].contains(CommandLine.arguments.dropFirst().first) { TCXNeighbour.main(CommandLine.arguments) }
@@ -321,6 +366,13 @@ do {
     let kernel = try KernelUnderTest(plan: plan, bank: 1)
     var differential = Differential(host: host, kernel: kernel, reference: ReferenceDatapath(plan: plan))
     try differential.run(randomFrames: arguments.random, seed: arguments.seed)
+    if let corpus = arguments.corpus {
+        let started = Date()
+        let before = differential.judged
+        let (frames, skipped) = try differential.run(corpus: corpus, mutations: arguments.mutations, seed: arguments.seed)
+        print("selftest: corpus \(corpus): \(frames) frames (\(skipped) outside 14...1514 bytes skipped), "
+            + "\(differential.judged - before) kernel verdicts in \(Int(Date().timeIntervalSince(started))) s")
+    }
 
     // A large policy: every prefix as a source on each hook. Its tables are full
     // enough that some keys live past their home bucket, the programs' slower path.
