@@ -99,13 +99,7 @@ public final class CaptureReader {
             let cause = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw CaptureError(message: "read capture \(path): \(cause)")
         }
-        let type = pcap_datalink(handle)
-        guard let linkType = LinkType(dlt: type) else {
-            let name = pcap_datalink_val_to_name(type).map { String(cString: $0) } ?? "\(type)"
-            pcap_close(handle)
-            throw CaptureError(message: "read capture \(path): \(Self.unsupported(name))")
-        }
-        self.linkType = linkType
+        self.linkType = try Self.linkType(of: handle, name: path)
         self.handle = handle
     }
 
@@ -120,19 +114,23 @@ public final class CaptureReader {
             let cause = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw CaptureError(message: "read capture \(name): \(cause)")
         }
-        let type = pcap_datalink(handle)
-        switch type {
-        case DLT_LINUX_SLL2: linkType = .linuxCookedV2
-        case DLT_LINUX_SLL: linkType = .linuxCookedV1
-        case DLT_EN10MB: linkType = .ethernet
-        default:
-            pcap_close(handle)
-            throw CaptureError(message: "read capture \(name): link type \(type) is not supported")
-        }
+        self.linkType = try Self.linkType(of: handle, name: name)
         self.handle = handle
     }
 
     deinit { pcap_close(handle) }
+
+    /// The capture's link type, or a refusal naming it (the handle is closed then,
+    /// since no reader will own it).
+    private static func linkType(of handle: OpaquePointer, name: String) throws(CaptureError) -> LinkType {
+        let type = pcap_datalink(handle)
+        guard let linkType = LinkType(dlt: type) else {
+            let typeName = pcap_datalink_val_to_name(type).map { String(cString: $0) } ?? "\(type)"
+            pcap_close(handle)
+            throw CaptureError(message: "read capture \(name): \(unsupported(typeName))")
+        }
+        return linkType
+    }
 
     /// The refusal of a link type, naming what is read instead.
     static func unsupported(_ name: String) -> String {

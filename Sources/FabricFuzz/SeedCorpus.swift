@@ -56,6 +56,15 @@ public enum SeedCorpus {
             ("sll.pcap", CaptureBytes.pcap(linkType: 113, frames: sample.map {
                 CaptureBytes.cooked1($0.frame, outgoing: $0.direction == .egress) })),
         ]
+        // Raw IP link types carry the frame without its Ethernet header (14 bytes, or 18 with a tag).
+        let ip = ethernet.compactMap { frame -> (version: UInt8, packet: [UInt8])? in
+            let offset = frame.count > 18 && frame[12] == 0x81 && frame[13] == 0x00 ? 18 : 14
+            guard frame.count > offset else { return nil }
+            return (frame[offset] >> 4, Array(frame[offset...]))
+        }
+        captures.append(("raw.pcap", CaptureBytes.pcap(linkType: 101, frames: ip.map(\.packet))))
+        captures.append(("ipv4.pcap", CaptureBytes.pcap(linkType: 228, frames: ip.filter { $0.version == 4 }.map(\.packet))))
+        captures.append(("ipv6.pcap", CaptureBytes.pcap(linkType: 229, frames: ip.filter { $0.version == 6 }.map(\.packet))))
         let whole = CaptureBytes.pcap(linkType: 1, frames: Array(ethernet.prefix(3)))
         captures.append(("cut.pcap", Array(whole.dropLast(7))))
         return ["frame": frames, "policy": policies, "host": hosts, "capture": captures]

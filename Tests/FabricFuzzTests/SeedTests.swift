@@ -42,9 +42,13 @@ struct SeedTests {
 
     static func writeSeeds() throws {
         for (target, seeds) in try SeedCorpus.seeds(repository: repository) {
+            // Generated seeds are rewritten; `regress-*` files are crashes the fuzzer
+            // found, added by hand, and stay.
             let directory = corpus.appendingPathComponent(target)
-            try? FileManager.default.removeItem(at: directory)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where !name.hasPrefix("regress-") {
+                try FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+            }
             for seed in seeds { try Data(seed.bytes).write(to: directory.appendingPathComponent(seed.name)) }
         }
     }
