@@ -64,6 +64,14 @@ static void on_link(const struct nlmsghdr *message, const struct sinks *sinks)
 		memcpy(link.address, mnl_attr_get_payload(table[IFLA_ADDRESS]), length);
 		link.address_length = (uint8_t)length;
 	}
+	if (table[IFLA_LINKINFO]) {
+		const struct nlattr *info_table[IFLA_INFO_MAX + 1] = { 0 };
+		struct attribute_table info_attributes = { info_table, IFLA_INFO_MAX };
+
+		if (mnl_attr_parse_nested(table[IFLA_LINKINFO], collect_attribute, &info_attributes) == MNL_CB_OK &&
+		    info_table[IFLA_INFO_KIND])
+			strncpy(link.kind, mnl_attr_get_str(info_table[IFLA_INFO_KIND]), sizeof(link.kind) - 1);
+	}
 	sinks->links(sinks->context, &link);
 }
 

@@ -44,7 +44,7 @@ public struct ApplyOptions: Sendable {
     public var tcOrder: TCOrder?
 
     public init(
-        policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp, timestamp: String,
+        policyPath: String, allowMissing: Bool = false, ingressHook: IngressHookPreference = .auto, timestamp: String,
         onlyIfChanged: Bool = false, vet: (@Sendable (MapPlan) -> String?)? = nil, confirmBy: String? = nil,
         tcAttach: TCAttachPreference = .auto, tcOrder: TCOrder? = nil
     ) {
@@ -209,7 +209,8 @@ public final class Agent {
         // interface, the same hooks wanted, and the kernel still showing each.
         // Only interfaces without them (new, re-created, hooks removed behind
         // our back) are attached, so programs are loaded only when one needs it.
-        let kept = keptHooks(plan: plan, previous: previous, preference: options.ingressHook, tc: placement)
+        let kinds = Dictionary(host.interfaces.map { ($0.index, $0.kind) }, uniquingKeysWith: { first, _ in first })
+        let kept = keptHooks(plan: plan, previous: previous, preference: options.ingressHook, kinds: kinds, tc: placement)
         let needsPrograms = plan.interfaces.contains { entry in
             kept[entry.ifindex] == nil && (entry.egress.mode != .off || entry.ingress.mode != .off)
         }
@@ -285,7 +286,8 @@ public final class Agent {
                 if entry.ingress.mode != .off {
                     let earlierHook = earlier?.hooks.first { $0.direction == .ingress }
                     let (hook, createdNow) = try attachIngress(
-                        ifindex: entry.ifindex, preference: options.ingressHook, earlier: earlierHook, tc: placement)
+                        ifindex: entry.ifindex, candidates: options.ingressHook.candidates(kind: kinds[entry.ifindex] ?? nil),
+                        earlier: earlierHook, tc: placement)
                     created = created || createdNow
                     attachedNow.append((hook, entry.ifindex))
                     hooks.append(hook)
@@ -364,15 +366,16 @@ public final class Agent {
     /// apply can keep as they are: same programs, same interface, the same
     /// hooks wanted, attached the same way (tc mode and order), and the kernel
     /// still showing each of them. Interfaces not in the result get their hooks attached.
-    func keptHooks(plan: MapPlan, previous: AgentRecord?, preference: IngressHookPreference, tc: TCPlacement) -> [UInt32: [Hook]] {
+    func keptHooks(
+        plan: MapPlan, previous: AgentRecord?, preference: IngressHookPreference, kinds: [UInt32: String?], tc: TCPlacement
+    ) -> [UInt32: [Hook]] {
         guard let previous, previous.programs == datapath.programIdentity else { return [:] }
         var kept: [UInt32: [Hook]] = [:]
         for entry in plan.interfaces {
             guard let earlier = previous.interfaces.first(where: { $0.ifindex == entry.ifindex }) else { continue }
             let ingress = earlier.hooks.first { $0.direction == .ingress }
-            // tc ingress is either asked for or a fallback; a fallback tries XDP again.
             let ingressKept = entry.ingress.mode == .off ? ingress == nil
-                : ingress.map { preference == .tc ? $0 == .tcIngress : $0 != .tcIngress } ?? false
+                : ingress.map { preference.keeps($0, kind: kinds[entry.ifindex] ?? nil) } ?? false
             let usesTC = earlier.hooks.contains { $0.isTC }
             // clsact has no order among programs: only its mode must match.
             let was = earlier.tcPlacement
@@ -388,10 +391,10 @@ public final class Agent {
         return kept
     }
 
-    /// XDP in driver mode, else generic, else tc ingress (or tc only, on request).
+    /// The first of `candidates` that attaches (IngressHookPreference.candidates).
     /// The hook it attached, and whether that created the clsact qdisc.
-    func attachIngress(ifindex: UInt32, preference: IngressHookPreference, earlier: Hook?, tc: TCPlacement) throws -> (Hook, Bool) {
-        var candidates: [Hook] = preference == .tc ? [.tcIngress] : [.xdp, .xdpGeneric, .tcIngress]
+    func attachIngress(ifindex: UInt32, candidates: [Hook], earlier: Hook?, tc: TCPlacement) throws -> (Hook, Bool) {
+        var candidates = candidates
         // An XDP link keeps the mode it was made in: try that mode first. (A tc
         // fallback is not preferred: each apply tries XDP again.)
         if let earlier, earlier == .xdp || earlier == .xdpGeneric, candidates.contains(earlier) {

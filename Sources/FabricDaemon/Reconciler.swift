@@ -30,7 +30,7 @@ public struct DaemonConfiguration: Sendable {
 
     public init(
         policyPath: String, pinDirectory: String, runtime: RuntimeDirectory, resyncInterval: Duration = .seconds(30),
-        unloadOnExit: Bool = false, allowMissing: Bool = false, ingressHook: IngressHookPreference = .xdp,
+        unloadOnExit: Bool = false, allowMissing: Bool = false, ingressHook: IngressHookPreference = .auto,
         metrics: MetricsEndpoint? = nil
     ) {
         self.metrics = metrics

@@ -53,7 +53,7 @@ fileprivate extension NodeReader {
     }
 
     mutating func readInterface(_ node: Node, _ path: String) -> HostInterface? {
-        guard let fields = mapping(node, path, keys: ["name", "ifindex", "up", "running", "mac", "addresses"]) else {
+        guard let fields = mapping(node, path, keys: ["name", "ifindex", "up", "running", "mac", "addresses", "kind"]) else {
             return nil
         }
         let name = required(fields, "name", of: node, path).flatMap { value -> String? in
@@ -86,6 +86,8 @@ fileprivate extension NodeReader {
                     + "(expected hex byte pairs separated by colons, like 02:00:00:00:00:01)")
             }
         }
+        var kind: String?
+        if let value = fields["kind"], !isNull(value) { kind = string(value, "\(path).kind") }
         var addresses: [HostAddress] = []
         if let list = required(fields, "addresses", of: node, path),
            let items = sequence(list, "\(path).addresses") {
@@ -100,7 +102,7 @@ fileprivate extension NodeReader {
             }
         }
         guard let name, let index, let up, let running else { return nil }
-        return HostInterface(name: name, index: index, up: up, running: running, mac: mac, addresses: addresses)
+        return HostInterface(name: name, index: index, up: up, running: running, mac: mac, addresses: addresses, kind: kind)
     }
 
     mutating func readAddress(_ node: Node, _ path: String) -> HostAddress? {

@@ -59,13 +59,16 @@ public struct HostInterface: Codable, Sendable, Equatable {
     public var mac: String?
     /// Sorted: IPv4 first, then numerically, then by prefix length.
     public var addresses: [HostAddress]
+    /// The kernel's link type (IFLA_INFO_KIND: "veth", "bridge", "vlan"), nil for a
+    /// plain NIC; `--ingress-hook auto` reads it.
+    public var kind: String?
 
     /// Whether the interface can carry traffic, including traffic redirected onto it.
     public var usable: Bool { up && running }
 
     public init(
         name: String, index: UInt32, up: Bool, running: Bool, mac: String? = nil,
-        addresses: [HostAddress] = []
+        addresses: [HostAddress] = [], kind: String? = nil
     ) {
         self.name = name
         self.index = index
@@ -73,11 +76,12 @@ public struct HostInterface: Codable, Sendable, Equatable {
         self.running = running
         self.mac = mac
         self.addresses = addresses.sorted { ($0.address, $0.prefixLength) < ($1.address, $1.prefixLength) }
+        self.kind = kind
     }
 
     /// Only `index` is renamed, to the kernel's word for it; the rest follow the key strategy.
     private enum CodingKeys: String, CodingKey {
-        case name, index = "ifindex", up, running, mac, addresses
+        case name, index = "ifindex", up, running, mac, addresses, kind
     }
 }
 

@@ -32,7 +32,8 @@ public struct LiveHost: HostInventorySource {
                 links[link.ifindex] = HostInterface(
                     name: link.name, index: link.ifindex, up: link.flags & UInt32(IFF_UP) != 0,
                     running: link.flags & UInt32(IFF_RUNNING) != 0,
-                    mac: link.hardwareAddress.isEmpty ? nil : LinkAddress.format(link.hardwareAddress), addresses: [])
+                    mac: link.hardwareAddress.isEmpty ? nil : LinkAddress.format(link.hardwareAddress), addresses: [],
+                    kind: link.kind)
             case .address(let address) where !address.removed:
                 guard let ip = IPAddress(bytes: address.bytes) else { continue }
                 addresses[address.ifindex, default: []].insert(HostAddress(ip, prefixLength: address.prefixLength))
@@ -44,7 +45,7 @@ public struct LiveHost: HostInventorySource {
         let interfaces = links.values.map { link in
             HostInterface(
                 name: link.name, index: link.index, up: link.up, running: link.running, mac: link.mac,
-                addresses: Array(addresses[link.index] ?? []))
+                addresses: Array(addresses[link.index] ?? []), kind: link.kind)
         }
         return HostInventory(hostname: hostname(), interfaces: interfaces)
     }

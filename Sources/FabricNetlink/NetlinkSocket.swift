@@ -33,6 +33,8 @@ final class NetlinkSocket {
         var flags: UInt32
         var hardwareAddress: [UInt8]
         var removed: Bool
+        /// The link type ("veth", "bridge"), nil for a plain NIC.
+        var kind: String? = nil
     }
 
     struct Address {
@@ -81,8 +83,10 @@ final class NetlinkSocket {
             let collector = Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue()
             let name = withUnsafeBytes(of: link.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             let hardware = withUnsafeBytes(of: link.address) { Array($0.prefix(Int(link.address_length))) }
+            let kind = withUnsafeBytes(of: link.kind) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             collector.messages.append(.link(Link(
-                ifindex: link.ifindex, name: name, flags: link.flags, hardwareAddress: hardware, removed: link.removed != 0)))
+                ifindex: link.ifindex, name: name, flags: link.flags, hardwareAddress: hardware, removed: link.removed != 0,
+                kind: kind.isEmpty ? nil : kind)))
         }
 
         static let onAddress: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<fg_nl_address>?) -> Void = { context, address in

@@ -99,10 +99,12 @@ public enum TextFile {
         while true {
             if filled == bytes.count {
                 guard bytes.count <= maximumSize else { throw tooLarge(nil) }
-                bytes += repeatElement(0, count: min(maximumSize + 1, bytes.count * 2) - bytes.count)
+                // An Array, not repeatElement: that one is appended element by element (seconds at 64 MiB in debug).
+                bytes += [UInt8](repeating: 0, count: min(maximumSize + 1, bytes.count * 2) - bytes.count)
             }
+            // Through the whole array's buffer: a slice's would be copied per read in a debug build.
             let count = try SystemError.retrying(verb, name) {
-                Int32(bytes[filled...].withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) })
+                Int32(bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) })
             }
             if count == 0 { break }
             filled += Int(count)

@@ -76,8 +76,10 @@ struct EnforceOptions: ParsableArguments {
     @Flag(name: .long, help: "Accept fabric interfaces that are not on the host (they are skipped until they appear).")
     var allowMissing = false
 
-    @Option(name: .long, help: ArgumentHelp("Ingress hook: xdp (falls back to tc) or tc.", valueName: "xdp|tc"))
-    var ingressHook: IngressHookPreference = .xdp
+    @Option(name: .long, help: ArgumentHelp(
+            "Ingress hook: auto (tc ingress on veth, where XDP costs more; else XDP in driver mode, else tc), "
+                + "xdp (driver mode, else generic, else tc) or tc.", valueName: "auto|xdp|tc"))
+    var ingressHook: IngressHookPreference = .auto
 
     @Option(
         name: .long,

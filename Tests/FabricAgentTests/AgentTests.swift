@@ -219,14 +219,51 @@ struct AgentTests {
     }
 
     @Test func ingressFallsBackFromDriverXDPToGenericToTC() throws {
+        var xdp = Self.options
+        xdp.ingressHook = .xdp
         let fake = FakeDatapath()
         fake.refuses = [.xdp]
-        let report = try Agent(datapath: fake).apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        let report = try Agent(datapath: fake).apply(policy: Self.policy(), host: FixtureWorld.host, options: xdp)
         #expect(report.interfaces.first { $0.name == "sana0" }?.hooks == [.tcEgress, .xdpGeneric])
         let onlyTC = FakeDatapath()
         onlyTC.refuses = [.xdp, .xdpGeneric]
-        let fallback = try Agent(datapath: onlyTC).apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        let fallback = try Agent(datapath: onlyTC).apply(policy: Self.policy(), host: FixtureWorld.host, options: xdp)
         #expect(fallback.interfaces.first { $0.name == "sana0" }?.hooks == [.tcEgress, .tcIngress])
+    }
+
+    /// auto: tc ingress on a veth, XDP in driver mode on a plain NIC, and where the
+    /// driver has no XDP of its own tc ingress, never generic XDP.
+    @Test func autoIngressHookPicksByLinkType() throws {
+        #expect(Self.options.ingressHook == .auto)
+        var host = FixtureWorld.host
+        for index in host.interfaces.indices where host.interfaces[index].name == "sana0" { host.interfaces[index].kind = "veth" }
+        let fake = FakeDatapath()
+        let agent = Agent(datapath: fake)
+        let report = try agent.apply(policy: Self.policy(), host: host, options: Self.options)
+        #expect(report.interfaces.first { $0.name == "sana0" }?.hooks == [.tcEgress, .tcIngress])
+        #expect(report.interfaces.first { $0.name == "sana1" }?.hooks == [.tcEgress, .xdp])
+        // Re-applied unchanged, both are kept: tc on the veth is the choice, not a fallback to retry.
+        fake.journal = []
+        _ = try agent.apply(policy: Self.policy(), host: host, options: Self.options)
+        #expect(!fake.journal.contains { $0.hasPrefix("attach") }, "\(fake.journal)")
+        let noNativeXDP = FakeDatapath()
+        noNativeXDP.refuses = [.xdp]
+        let fallback = try Agent(datapath: noNativeXDP).apply(policy: Self.policy(), host: FixtureWorld.host, options: Self.options)
+        #expect(fallback.interfaces.first { $0.name == "sana1" }?.hooks == [.tcEgress, .tcIngress])
+        #expect(!noNativeXDP.journal.contains { $0.contains("xdp-generic") }, "\(noNativeXDP.journal)")
+    }
+
+    @Test func ingressHookCandidatesAndWhatEachKeeps() {
+        #expect(IngressHookPreference.auto.candidates(kind: "veth") == [.tcIngress])
+        #expect(IngressHookPreference.auto.candidates(kind: nil) == [.xdp, .tcIngress])
+        #expect(IngressHookPreference.auto.candidates(kind: "bridge") == [.xdp, .tcIngress])
+        #expect(IngressHookPreference.xdp.candidates(kind: "veth") == [.xdp, .xdpGeneric, .tcIngress])
+        #expect(IngressHookPreference.auto.keeps(.tcIngress, kind: "veth"))
+        #expect(!IngressHookPreference.auto.keeps(.tcIngress, kind: nil))
+        #expect(!IngressHookPreference.auto.keeps(.xdp, kind: "veth"))
+        #expect(!IngressHookPreference.auto.keeps(.xdpGeneric, kind: nil))
+        #expect(IngressHookPreference.xdp.keeps(.xdpGeneric, kind: nil))
+        #expect(IngressHookPreference.tc.keeps(.tcIngress, kind: nil))
     }
 
     @Test func droppedInterfacesAreDetachedAfterTheFlipAndKeepTheirSlot() throws {

@@ -162,7 +162,7 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"eth0\"", "null")))
             == "h.json:1:26: interfaces[0].name: expected a string, found null")
         #expect(try reason(#"{"interfaces": [7]}"#)
-            == "h.json:1:17: interfaces[0]: expected an object with keys name, ifindex, up, running, mac, addresses, "
+            == "h.json:1:17: interfaces[0]: expected an object with keys name, ifindex, up, running, mac, addresses, kind, "
             + "found a number")
         #expect(try reason("[]") == "h.json:1:1: expected an object with keys hostname, interfaces, found an array")
     }
@@ -171,10 +171,10 @@ private let eth0 = #"{"name": "eth0", "ifindex": 2, "up": true, "running": true,
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"name\"", "\"nmae\"")))
             == "h.json:1:17: interfaces[0].name: required field is missing\n"
             + "h.json:1:18: interfaces[0].nmae: unknown key 'nmae' (did you mean 'name'?); "
-            + "allowed here: name, ifindex, up, running, mac, addresses")
+            + "allowed here: name, ifindex, up, running, mac, addresses, kind")
         #expect(try reason(document(interface: eth0.replacingOccurrences("\"up\"", "\"colour\": 1, \"up\"")))
             == "h.json:1:48: interfaces[0].colour: unknown key 'colour'; "
-            + "allowed here: name, ifindex, up, running, mac, addresses")
+            + "allowed here: name, ifindex, up, running, mac, addresses, kind")
         #expect(try reason(#"{"hostnme": "h", "interfaces": []}"#)
             == "h.json:1:2: hostnme: unknown key 'hostnme' (did you mean 'hostname'?); allowed here: hostname, interfaces")
         let address = #"{"address": "10.0.0.1", "prefix_length": 24, "prefixlen": 24}"#

@@ -105,9 +105,14 @@ final class Lab {
         try Command.run(agentCommand(arguments))
     }
 
+    /// `apply` and `run` attach XDP unless a test names its hook: the lab's links are veths,
+    /// where `--ingress-hook auto` picks tc ingress, and veths are the only place the XDP
+    /// program meets real traffic here (a NIC with native XDP gets it under auto).
     func agentCommand(_ arguments: [String]) -> [String] {
         let pinned = ["apply", "status", "stats", "unload"].contains(arguments.first ?? "") && !arguments.contains("--pin-dir")
-        return hostCommand([Command.built("fabricguard")] + arguments + (pinned ? ["--pin-dir", pinDir] : []))
+        let hook = ["apply", "run"].contains(arguments.first ?? "") && !arguments.contains("--ingress-hook")
+        return hostCommand(
+            [Command.built("fabricguard")] + arguments + (pinned ? ["--pin-dir", pinDir] : []) + (hook ? ["--ingress-hook", "xdp"] : []))
     }
 
     /// `status --json`, whatever its exit status says of health (0, 3 or 4).

@@ -95,4 +95,29 @@ struct LifecycleTests {
         #expect(try lab.tcFilters("sana0", "ingress") == 0)
         #expect(try lab.ourPrograms("sana0") == 2)
     }
+
+    /// The default hook on the lab's veths is tc ingress (XDP costs more there), read
+    /// from the link type netlink reports; an unchanged re-apply keeps it.
+    @Test func autoIngressHookTakesTCOnVeth() throws {
+        let lab = try Lab("auto")
+        defer { lab.close() }
+        let inventory = try lab.json("inventory")
+        let kinds = (inventory["interfaces"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {
+            $0[$1["name"] as? String ?? ""] = $1["kind"] as? String
+        }
+        #expect(kinds["sana0"] == "veth" && kinds["lo"] == nil, "\(kinds)")
+        let policy = try lab.policy("policy.yaml")
+        #expect(try lab.fabricguard("apply", "--policy", policy, "--ingress-hook", "auto").status == 0)
+        func hooks() throws -> [String: [String]] {
+            try #require(lab.json("status")["interfaces"] as? [[String: Any]]).reduce(into: [:]) { hooks, interface in
+                hooks[interface["name"] as? String ?? ""] = (interface["hooks"] as? [[String: Any]])?.compactMap { $0["hook"] as? String }
+            }
+        }
+        #expect(try hooks()["sana0"] == ["tc-egress", "tc-ingress"])
+        #expect(try lab.tcFilters("sana0", "ingress") == 1)
+        let before = try lab.tcx("sana0", "ingress").map { "\($0["id"] ?? "")/\($0["link_id"] ?? "")" }
+        #expect(try lab.fabricguard("apply", "--policy", policy, "--ingress-hook", "auto").status == 0)
+        #expect(try hooks()["sana0"] == ["tc-egress", "tc-ingress"])
+        #expect(try lab.tcx("sana0", "ingress").map { "\($0["id"] ?? "")/\($0["link_id"] ?? "")" } == before)
+    }
 }

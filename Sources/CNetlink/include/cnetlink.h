@@ -24,6 +24,7 @@ struct fg_nl_link {
 	uint8_t pad;
 	uint8_t address[32];
 	char name[16];             /* IFNAMSIZ, NUL-terminated */
+	char kind[16];             /* IFLA_INFO_KIND ("veth", "bridge"), empty for a plain NIC */
 };
 
 struct fg_nl_address {

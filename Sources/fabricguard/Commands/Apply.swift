@@ -33,8 +33,9 @@ struct Apply: ParsableCommand {
             `status` shows the deadline. An apply without --confirm while one is
             pending confirms it.
 
-            Hooks: tc egress, and XDP ingress (driver mode, else generic, else tc
-            ingress; --ingress-hook tc asks for tc). Management interfaces are never
+            Hooks: tc egress, and for ingress what costs less per interface
+            (--ingress-hook auto: tc ingress on veths, else XDP in driver mode, else
+            tc; xdp or tc insist). Management interfaces are never
             attached. Needs CAP_BPF and CAP_NET_ADMIN. The tc hooks are tcx links
             (Linux 6.6+, no qdisc; --tc-order first|last places them among the
             other programs on the hook, first by default so that no program ahead
