@@ -7,49 +7,8 @@ import FabricReference
 import Foundation
 import Testing
 
-/// Writes small captures byte by byte, so each test controls exactly what libpcap reads.
+/// Capture bytes (FabricFixtures.CaptureBytes) as a temporary file.
 enum CaptureFile {
-    static func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-    static func le16(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-
-    /// Classic pcap: global header, then (timestamp, lengths, bytes) records. With
-    /// `snaplen`, each record keeps at most that many bytes and says how long the frame
-    /// was, as `tcpdump -s N` writes it.
-    static func pcap(linkType: UInt32, frames: [[UInt8]], claimedLength: Int? = nil, snaplen: Int? = nil) -> [UInt8] {
-        var bytes = le32(0xa1b2_c3d4) + le16(2) + le16(4) + le32(0) + le32(0) + le32(UInt32(snaplen ?? 262_144)) + le32(linkType)
-        for (index, frame) in frames.enumerated() {
-            let length = UInt32(claimedLength ?? frame.count)
-            let kept = Array(frame.prefix(snaplen ?? frame.count))
-            bytes += le32(1_700_000_000 + UInt32(index)) + le32(0) + le32(snaplen == nil ? length : UInt32(kept.count)) + le32(length) + kept
-        }
-        return bytes
-    }
-
-    /// pcapng: section header, one Ethernet interface named `name`, enhanced packet blocks.
-    static func pcapng(name: String, frames: [[UInt8]]) -> [UInt8] {
-        func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
-            let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
-            let length = UInt32(12 + padded.count)
-            return le32(type) + le32(length) + padded + le32(length)
-        }
-        let nameBytes = Array(name.utf8)
-        let option = le16(2) + le16(UInt16(nameBytes.count)) + nameBytes + [UInt8](repeating: 0, count: (4 - nameBytes.count % 4) % 4)
-        var bytes = block(0x0a0d_0d0a, le32(0x1a2b_3c4d) + le16(1) + le16(0) + [UInt8](repeating: 0xff, count: 8))
-        bytes += block(1, le16(1) + le16(0) + le32(262_144) + option + le32(0))
-        for frame in frames {
-            bytes += block(6, le32(0) + le32(0) + le32(0) + le32(UInt32(frame.count)) + le32(UInt32(frame.count)) + frame)
-        }
-        return bytes
-    }
-
-    /// Linux cooked v2 header for an L3 payload (EtherType + payload of an Ethernet frame).
-    static func cooked2(_ ethernet: [UInt8], ifindex: UInt32, outgoing: Bool) -> [UInt8] {
-        var header = Array(ethernet[12..<14]) + [0, 0]
-        header += withUnsafeBytes(of: ifindex.bigEndian) { Array($0) }
-        header += [0, 1, outgoing ? 4 : 0, 6] + Array(ethernet[6..<12]) + [0, 0]
-        return header + ethernet[14...]
-    }
-
     static func write(_ bytes: [UInt8], _ name: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fg-capture-\(getpid())-\(name)").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -70,7 +29,7 @@ struct CaptureReaderTests {
     }
 
     @Test func ethernetFramesAreReadAsTheyAre() throws {
-        let path = try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: [Self.own, Self.foreign]), "eth.pcap")
+        let path = try CaptureFile.write(CaptureBytes.pcap(linkType: 1, frames: [Self.own, Self.foreign]), "eth.pcap")
         let frames = try readAll(path)
         #expect(frames.map(\.frame) == [Self.own, Self.foreign])
         #expect(frames.map(\.number) == [1, 2])
@@ -80,8 +39,8 @@ struct CaptureReaderTests {
 
     @Test func cookedV2CarriesInterfaceAndDirection() throws {
         let path = try CaptureFile.write(
-            CaptureFile.pcap(linkType: 276, frames: [CaptureFile.cooked2(Self.foreign, ifindex: 3, outgoing: true),
-                                                    CaptureFile.cooked2(Self.own, ifindex: 5, outgoing: false)]), "sll2.pcap")
+            CaptureBytes.pcap(linkType: 276, frames: [CaptureBytes.cooked2(Self.foreign, ifindex: 3, outgoing: true),
+                                                    CaptureBytes.cooked2(Self.own, ifindex: 5, outgoing: false)]), "sll2.pcap")
         let frames = try readAll(path)
         #expect(frames.map(\.interfaceIndex) == [3, 5])
         #expect(frames.map(\.direction) == [.egress, .ingress])
@@ -91,13 +50,13 @@ struct CaptureReaderTests {
     }
 
     @Test func pcapngIsRead() throws {
-        let path = try CaptureFile.write(CaptureFile.pcapng(name: "sana0", frames: [Self.own, Self.foreign, Self.own]), "eth.pcapng")
+        let path = try CaptureFile.write(CaptureBytes.pcapng(name: "sana0", frames: [Self.own, Self.foreign, Self.own]), "eth.pcapng")
         #expect(try readAll(path).map(\.frame) == [Self.own, Self.foreign, Self.own])
     }
 
     @Test func unsupportedLinkType() throws {
         // 105: IEEE 802.11, what a Wi-Fi monitor capture writes.
-        let path = try CaptureFile.write(CaptureFile.pcap(linkType: 105, frames: [Self.own]), "wifi.pcap")
+        let path = try CaptureFile.write(CaptureBytes.pcap(linkType: 105, frames: [Self.own]), "wifi.pcap")
         #expect(throws: CaptureError.self) { try CaptureReader(path: path) }
         do {
             _ = try CaptureReader(path: path)
@@ -114,7 +73,7 @@ struct CaptureReaderTests {
         let v6 = FrameBuilder.udp6(source: IPAddress("fd00:b::10")!, destination: IPAddress("fd00:a::1")!)
         let ethernet = linkType == 228 ? [Self.own, Self.foreign] : linkType == 229 ? [v6, v6] : [Self.own, v6]
         let path = try CaptureFile.write(
-            CaptureFile.pcap(linkType: linkType, frames: ethernet.map { Array($0[14...]) }), "raw-\(linkType).pcap")
+            CaptureBytes.pcap(linkType: linkType, frames: ethernet.map { Array($0[14...]) }), "raw-\(linkType).pcap")
         #expect(try CaptureReader(path: path).linkType.name == name)
         let frames = try readAll(path)
         #expect(frames.map { Array($0.frame[12...]) } == ethernet.map { Array($0[12...]) })
@@ -129,7 +88,7 @@ struct CaptureReaderTests {
             [0, outgoing ? 4 : 0, 0, 1, 0, 6] + Array(ethernet[6..<12]) + [0, 0] + Array(ethernet[12...])
         }
         let path = try CaptureFile.write(
-            CaptureFile.pcap(linkType: 113, frames: [cooked1(Self.foreign, outgoing: true), cooked1(Self.own, outgoing: false)]), "sll1.pcap")
+            CaptureBytes.pcap(linkType: 113, frames: [cooked1(Self.foreign, outgoing: true), cooked1(Self.own, outgoing: false)]), "sll1.pcap")
         #expect(try CaptureReader(path: path).linkType.name == "LINUX_SLL")
         let frames = try readAll(path)
         #expect(frames.map(\.direction) == [.egress, .ingress])
@@ -139,7 +98,7 @@ struct CaptureReaderTests {
     }
 
     @Test func aSmallSnaplenMarksFramesTruncated() throws {
-        let path = try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: [Self.own, Self.foreign], snaplen: 20), "s20.pcap")
+        let path = try CaptureFile.write(CaptureBytes.pcap(linkType: 1, frames: [Self.own, Self.foreign], snaplen: 20), "s20.pcap")
         let frames = try readAll(path)
         #expect(frames.map(\.frame.count) == [20, 20])
         #expect(frames.map(\.wireLength) == [Self.own.count, Self.foreign.count])
@@ -147,7 +106,7 @@ struct CaptureReaderTests {
     }
 
     @Test func aTruncatedCaptureNamesTheFrame() throws {
-        var bytes = CaptureFile.pcap(linkType: 1, frames: [Self.own, Self.own, Self.foreign])
+        var bytes = CaptureBytes.pcap(linkType: 1, frames: [Self.own, Self.own, Self.foreign])
         bytes.removeLast(20)
         let path = try CaptureFile.write(bytes, "cut.pcap")
         let reader = try CaptureReader(path: path)
@@ -258,16 +217,16 @@ struct CaptureDryRunTests {
         }
         for direction in [Direction.egress, .ingress] {
             let ethernet = try dryRun(
-                try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames), "eq-eth-\(linkType).pcap"), direction: direction)
+                try CaptureFile.write(CaptureBytes.pcap(linkType: 1, frames: frames), "eq-eth-\(linkType).pcap"), direction: direction)
             let raw = try dryRun(
-                try CaptureFile.write(CaptureFile.pcap(linkType: linkType, frames: frames.map { Array($0[14...]) }), "eq-raw-\(linkType).pcap"),
+                try CaptureFile.write(CaptureBytes.pcap(linkType: linkType, frames: frames.map { Array($0[14...]) }), "eq-raw-\(linkType).pcap"),
                 direction: direction)
             #expect(try json(raw.0) == json(ethernet.0))
             #expect(raw.violations == ethernet.violations)
             #expect(ethernet.0.packets == UInt64(frames.count))
         }
         // The comparison has teeth: the foreign frames are violations.
-        let egress = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: linkType, frames: frames.map { Array($0[14...]) }), "eq-raw-\(linkType).pcap"))
+        let egress = try dryRun(try CaptureFile.write(CaptureBytes.pcap(linkType: linkType, frames: frames.map { Array($0[14...]) }), "eq-raw-\(linkType).pcap"))
         #expect(egress.violations > 0)
     }
 
@@ -275,7 +234,7 @@ struct CaptureDryRunTests {
     @Test func aRawFrameOfNoIPVersionIsMalformed() throws {
         var bad = Array(Self.v4foreign[14...])
         bad[0] = 0x55
-        let report = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 101, frames: [bad]), "raw-bad.pcap")).0
+        let report = try dryRun(try CaptureFile.write(CaptureBytes.pcap(linkType: 101, frames: [bad]), "raw-bad.pcap")).0
         #expect(report.counters.map(\.reason) == [.malformed])
         #expect(report.captureTruncated == 0)
     }
@@ -285,7 +244,7 @@ struct CaptureDryRunTests {
         let frames = [Self.v4own, Self.v4foreign, Self.v6foreign, Self.unowned]
         for snaplen in [0, 13, 20, 33, 53] {
             let (report, violations) = try dryRun(
-                try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames, snaplen: snaplen), "cut-\(snaplen).pcap"))
+                try CaptureFile.write(CaptureBytes.pcap(linkType: 1, frames: frames, snaplen: snaplen), "cut-\(snaplen).pcap"))
             // 53 keeps the IPv4 headers (34 bytes) but not the IPv6 one (54).
             let cut = snaplen == 53 ? 1 : frames.count
             #expect(report.frames == frames.count)
@@ -300,8 +259,8 @@ struct CaptureDryRunTests {
     @Test(arguments: [34, 54, 60])
     func framesCutAfterTheirHeadersAreJudged(snaplen: Int) throws {
         let frames = snaplen == 34 ? [Self.v4own, Self.v4foreign, Self.unowned] : [Self.v4foreign, Self.v6own, Self.v6foreign]
-        let full = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames), "full-\(snaplen).pcap"))
-        let cut = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: frames, snaplen: snaplen), "kept-\(snaplen).pcap"))
+        let full = try dryRun(try CaptureFile.write(CaptureBytes.pcap(linkType: 1, frames: frames), "full-\(snaplen).pcap"))
+        let cut = try dryRun(try CaptureFile.write(CaptureBytes.pcap(linkType: 1, frames: frames, snaplen: snaplen), "kept-\(snaplen).pcap"))
         #expect(cut.0.captureTruncated == 0)
         #expect(try json(cut.0) == json(full.0))
         #expect(cut.violations == full.violations && full.violations > 0)
@@ -310,7 +269,7 @@ struct CaptureDryRunTests {
     /// A frame short on the wire (caplen == len) stays malformed: only the capture's cut is forgiven.
     @Test func aShortFrameThatWasNotCutIsMalformed() throws {
         let short = Array(Self.v4foreign.prefix(20))
-        let (report, violations) = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 1, frames: [short]), "short.pcap"))
+        let (report, violations) = try dryRun(try CaptureFile.write(CaptureBytes.pcap(linkType: 1, frames: [short]), "short.pcap"))
         #expect(report.captureTruncated == 0)
         #expect(report.counters.map(\.reason) == [.malformed])
         #expect(violations == 1)
@@ -318,14 +277,14 @@ struct CaptureDryRunTests {
 
     /// Cooked and raw captures cut inside their own header or the IP header.
     @Test func cookedAndRawCapturesCutShort() throws {
-        let cooked = [CaptureFile.cooked2(Self.v4foreign, ifindex: 3, outgoing: true)]
-        let sll2 = try dryRun(try CaptureFile.write(CaptureFile.pcap(linkType: 276, frames: cooked, snaplen: 10), "cut-sll2.pcap"))
+        let cooked = [CaptureBytes.cooked2(Self.v4foreign, ifindex: 3, outgoing: true)]
+        let sll2 = try dryRun(try CaptureFile.write(CaptureBytes.pcap(linkType: 276, frames: cooked, snaplen: 10), "cut-sll2.pcap"))
         #expect(sll2.0.captureTruncated == 1 && sll2.violations == 0)
         let raw = try dryRun(try CaptureFile.write(
-            CaptureFile.pcap(linkType: 101, frames: [Array(Self.v4foreign[14...])], snaplen: 12), "cut-raw.pcap"))
+            CaptureBytes.pcap(linkType: 101, frames: [Array(Self.v4foreign[14...])], snaplen: 12), "cut-raw.pcap"))
         #expect(raw.0.captureTruncated == 1 && raw.violations == 0)
         let kept = try dryRun(try CaptureFile.write(
-            CaptureFile.pcap(linkType: 101, frames: [Array(Self.v4foreign[14...])], snaplen: 20), "kept-raw.pcap"))
+            CaptureBytes.pcap(linkType: 101, frames: [Array(Self.v4foreign[14...])], snaplen: 20), "kept-raw.pcap"))
         #expect(kept.0.captureTruncated == 0 && kept.violations == 1)
     }
 }
