@@ -63,9 +63,10 @@ struct DaemonHostTests {
         // The capture works: with enforcement gone, the same stream reaches fabric A.
         #expect(daemon.stop() == 0)
         _ = try lab.fabricguard("unload")
-        let control = try lab.probe(.fabricA, ["sniff", "--dev", "toarray", "--src", b.ipv4, "--timeout", "1", "--expect", "3"])
+        let control = try lab.probe(.fabricA, ["sniff", "--dev", "toarray", "--src", b.ipv4, "--stop-file", lab.stopFile(), "--expect", "3"])
+        defer { control.stop() }
         _ = try lab.probeReport(.host, ["udp-send", "--from", b.ipv4, "--to", pb.ipv4, "--port", "9701", "--count", "3"])
-        #expect(try control.finish()["frames"] as? Int == 3)
+        #expect(try control.stopAndFinish()["frames"] as? Int == 3)
     }
 
     @Test func aRedirectTargetGoingDownDropsAsUnavailableAndComingBackRedirects() throws {

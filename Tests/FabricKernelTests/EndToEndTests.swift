@@ -11,10 +11,11 @@ struct EndToEndTests {
     /// ENOBUFS for each datagram (IP_RECVERR), the counter moves by `count`.
     func expectDroppedAtEgress(_ lab: Lab, from source: String, to destination: String, port: Int, count: Int = 5) throws {
         let before = try lab.counter("sana0", "egress", "foreign_source", "drop")
-        let receiver = try lab.probe(.array, ["udp-receive", "--on", destination, "--port", "\(port)", "--timeout", "1"])
+        let receiver = try lab.probe(.array, ["udp-receive", "--on", destination, "--port", "\(port)", "--stop-file", lab.stopFile()])
+        defer { receiver.stop() }
         let sender = try lab.probeReport(.host, ["udp-send", "--from", source, "--to", destination, "--port", "\(port)",
                                                  "--count", "\(count)", "--recverr"])
-        #expect(try receiver.finish()["received"] as? Int == 0, "\(source) -> \(destination) leaked")
+        #expect(try receiver.stopAndFinish()["received"] as? Int == 0, "\(source) -> \(destination) leaked")
         #expect((sender["errors"] as? [String: Int])?["ENOBUFS"] == count, "\(sender)")
         #expect(try lab.counter("sana0", "egress", "foreign_source", "drop") - before == count)
     }
@@ -54,9 +55,11 @@ struct EndToEndTests {
         #expect(try lab.counter("sana0", "egress", "exempt", "pass") - exemptBefore >= 3)
         let hostLinkLocal = try linkLocal(lab, .host, "sana0"), arrayLinkLocal = try linkLocal(lab, .array, "porta")
         // Link-local: the scope is each side's own interface.
-        let receiver = try lab.probe(.array, ["udp-receive", "--on", "\(arrayLinkLocal)%porta", "--port", "9507", "--timeout", "1", "--expect", "3"])
+        let receiver = try lab.probe(
+            .array, ["udp-receive", "--on", "\(arrayLinkLocal)%porta", "--port", "9507", "--stop-file", lab.stopFile(), "--expect", "3"])
+        defer { receiver.stop() }
         _ = try lab.probeReport(.host, ["udp-send", "--from", "\(hostLinkLocal)%sana0", "--to", "\(arrayLinkLocal)%sana0", "--port", "9507", "--count", "3"])
-        #expect(try receiver.finish()["received"] as? Int == 3, "link-local traffic on sana0 did not pass")
+        #expect(try receiver.stopAndFinish()["received"] as? Int == 3, "link-local traffic on sana0 did not pass")
         #expect(try lab.counter("mgmt0", "egress", "foreign_source", "drop") == 0)
     }
 
@@ -172,10 +175,12 @@ struct EndToEndTests {
     /// IP frames from `source` to `destination` seen on each fabric's cable to
     /// the host while `body` runs.
     func frames(_ lab: Lab, from source: String, to destination: String, during body: () throws -> Void) throws -> (fabricA: Int, fabricB: Int) {
-        let onA = try lab.probe(.fabricA, ["sniff", "--dev", "tohost", "--src", source, "--dst", destination, "--timeout", "1"])
-        let onB = try lab.probe(.fabricB, ["sniff", "--dev", "tohost", "--src", source, "--dst", destination, "--timeout", "1"])
+        // The sniffers count until the body is done, not until a guessed silence.
+        let onA = try lab.probe(.fabricA, ["sniff", "--dev", "tohost", "--src", source, "--dst", destination, "--stop-file", lab.stopFile()])
+        let onB = try lab.probe(.fabricB, ["sniff", "--dev", "tohost", "--src", source, "--dst", destination, "--stop-file", lab.stopFile()])
+        defer { onA.stop(); onB.stop() }
         try body()
-        return (try onA.finish()["frames"] as? Int ?? -1, try onB.finish()["frames"] as? Int ?? -1)
+        return (try onA.stopAndFinish()["frames"] as? Int ?? -1, try onB.stopAndFinish()["frames"] as? Int ?? -1)
     }
 
     func linkLocal(_ lab: Lab, _ role: Lab.Role, _ interface: String) throws -> String {

@@ -227,10 +227,36 @@ final class Lab {
     /// Sends `count` UDP datagrams from `source` in `from` to `destination` in
     /// `to` and returns how many arrived.
     func udp(_ from: Role, _ source: String, _ to: Role, _ destination: String, port: Int, count: Int = 3) throws -> Int {
-        let receiver = try probe(to, ["udp-receive", "--on", destination, "--port", "\(port)", "--timeout", "1", "--expect", "\(count)"])
+        let receiver = try probe(to, ["udp-receive", "--on", destination, "--port", "\(port)", "--stop-file", stopFile(), "--expect", "\(count)"])
+        defer { receiver.stop() }
         _ = try probeReport(from, ["udp-send", "--from", source, "--to", destination, "--port", "\(port)", "--count", "\(count)"])
-        return try receiver.finish()["received"] as? Int ?? -1
+        return try receiver.stopAndFinish()["received"] as? Int ?? -1
     }
+
+    /// Waits until every link in `role`'s namespace that is up shows the operstate its
+    /// carrier gives (LOWER_UP and operstate UP, or neither): the kernel's linkwatch sets
+    /// operstate (and IFF_RUNNING) after the carrier, up to a second later under load.
+    func settleLinks(_ role: Role, seconds: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var unsettled: [String] = []
+        repeat {
+            let shown = try run(role, ["ip", "-j", "link", "show"]).output
+            let links = try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]] ?? []
+            unsettled = links.compactMap { link in
+                let flags = link["flags"] as? [String] ?? []
+                let name = link["ifname"] as? String ?? "?", operstate = link["operstate"] as? String ?? ""
+                guard flags.contains("UP"), operstate != "UNKNOWN" else { return nil }  // lo says UNKNOWN
+                return flags.contains("LOWER_UP") == (operstate == "UP") ? nil : "\(name) (\(operstate), \(flags))"
+            }
+            if unsettled.isEmpty { return }
+            usleep(10_000)
+        } while Date() < deadline
+        throw Namespace.NamespaceError(message: "links did not settle in \(seconds) s: \(unsettled)")
+    }
+
+    /// A fresh path for a receiver's --stop-file: it listens until the sender is done
+    /// (however long a loaded machine takes to start it), then for what is in flight.
+    func stopFile() -> String { directory.appendingPathComponent("stop-\(UUID().uuidString)").path }
 
     /// Whether a TCP connection from `source` (host) to `destination` (array) echoes.
     func tcp(_ source: String, _ destination: String, port: Int) throws -> Bool {
@@ -255,7 +281,11 @@ final class Lab {
 final class BackgroundProbe {
     let child: Child
 
+    /// Its --stop-file, if it was given one.
+    let stopFile: String?
+
     init(namespace: String, arguments: [String], readyFile: String?) throws {
+        stopFile = arguments.firstIndex(of: "--stop-file").map { arguments[$0 + 1] }
         child = try Child(["ip", "netns", "exec", namespace, Lab.script("probe")] + arguments + (readyFile.map { ["--ready", $0] } ?? []))
         guard let readyFile else { return }
         let deadline = Date().addingTimeInterval(10)
@@ -266,6 +296,16 @@ final class BackgroundProbe {
             }
             usleep(10_000)
         }
+    }
+
+    /// Creates its stop file (the receiver then drains what is in flight and ends).
+    func stop() {
+        if let stopFile { FileManager.default.createFile(atPath: stopFile, contents: nil) }
+    }
+
+    func stopAndFinish() throws -> [String: Any] {
+        stop()
+        return try finish()
     }
 
     /// Waits for the probe to finish and returns its JSON report.

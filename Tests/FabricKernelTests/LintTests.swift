@@ -19,6 +19,9 @@ struct LintTests {
     }
 
     func lint(_ lab: Lab, _ policy: String, iscsi: String) throws -> (status: Int32, findings: Set<Finding>, fixes: [Finding: String]) {
+        // A link just set up or down shows its carrier at once, its operstate (IFF_RUNNING,
+        // which lint reads) only once the kernel's linkwatch has run: wait for that.
+        try lab.settleLinks(.host)
         let result = try lab.fabricguard("lint", "--policy", policy, "--iscsi-ifaces", iscsi, "--json")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
         var findings = Set<Finding>(), fixes: [Finding: String] = [:]
