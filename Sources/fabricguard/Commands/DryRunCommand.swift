@@ -93,12 +93,15 @@ struct DryRunCommand: ParsableCommand {
 
         let names = Dictionary(uniqueKeysWithValues: host.interfaces.map { ($0.index, $0.name) })
         var dryRun = DryRun(datapath: ReferenceDatapath(plan: compilation.plan), interfaceNames: names)
+        // A plain local: an option read through its property wrapper costs a generic
+        // metadata lookup, once per frame inside the loop.
+        let fixedDirection = direction
         do {
             // Judged in libpcap's buffer: no copy per frame.
             while try reader.withNextFrame({ captured, bytes in
                 dryRun.judge(
                     frame: bytes, wireLength: captured.wireLength, ifindex: fixedIndex ?? captured.interfaceIndex,
-                    direction: direction ?? captured.direction ?? .ingress,
+                    direction: fixedDirection ?? captured.direction ?? .ingress,
                     time: DryRun.Timestamp(seconds: captured.seconds, microseconds: captured.microseconds),
                     truncated: captured.truncated)
             }) {}
