@@ -27,6 +27,8 @@ let package = Package(
     targets: [
         // The one ABI header (bpf/include/fabricguard_abi.h) as a Swift module, with layout asserts.
         .target(name: "CFabricABI"),
+        // __builtin_prefetch, for the dry-run's reading ahead of the prefix tables.
+        .target(name: "CPrefetch"),
         // libbpf itself, from the system (Debian: libbpf-dev, libelf-dev).
         .systemLibrary(
             name: "CLibBPF",
@@ -46,7 +48,7 @@ let package = Package(
         .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "FabricCompiler",
-            dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "FabricReference", dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "FabricCompiler", "CFabricABI"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.

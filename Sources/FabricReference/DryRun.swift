@@ -17,6 +17,11 @@ public struct DryRun {
     private var slots: [UInt32: Int] = [:]
     private var slotIfindexes: [UInt32] = []
     private var last: (ifindex: UInt32, slot: Int) = (.max, 0)
+    /// The last ifindex looked up in `names`, and whether it was there: frames come in
+    /// runs from one interface, and a lookup per frame costs a hash of its own.
+    private var lastNamed: (ifindex: UInt32, known: Bool) = (.max, false)
+    /// Frames submitted, parsed and not yet decided (see `submit`).
+    private var pending: [Pending] = []
     private var packets: [UInt64] = []
     private var bytes: [UInt64] = []
     private var verdicts = [UInt64](repeating: 0, count: Verdict.allCases.count)
@@ -89,9 +94,29 @@ public struct DryRun {
         }
     }
 
+    /// A frame between `submit` and its decision: parsed while its bytes were at hand.
+    struct Pending {
+        var parsed: ParsedFrame
+        /// The last node of its lookup prefetched, -1 when done.
+        var node: Int32 = -1
+        var wireLength: Int
+        var ifindex: UInt32
+        var direction: Direction
+        var time: Timestamp
+        var truncated: Bool
+    }
+
+    /// Frames decided together by `submit`: enough for their reads ahead to overlap,
+    /// few enough to stay in the first-level cache.
+    static let batchSize = 32
+    /// How deep prefetching walks: past the first levels, lookups (1-3 nodes below the
+    /// tables' first-level index) are over, and what is left is cheaper decided than read.
+    static let prefetchLevels = 4
+
     public init(datapath: ReferenceDatapath, interfaceNames: [UInt32: String]) {
         self.datapath = datapath
         names = interfaceNames
+        pending.reserveCapacity(Self.batchSize)
     }
 
     /// Judges one frame seen on `ifindex` in `direction`; an ifindex the host
@@ -113,37 +138,90 @@ public struct DryRun {
         frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
         truncated: Bool = false
     ) {
+        submit(frame: frame, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
+        flush()
+    }
+
+    /// `judge` for a stream of frames: the frame is parsed now (its bytes need to live
+    /// only during the call) and decided with the next `batchSize - 1` frames, whose
+    /// prefix-table reads overlap. `flush()` after the last frame, before `report`.
+    public mutating func submit(
+        frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
+        truncated: Bool = false
+    ) {
         frames += 1
-        guard let ifindex, let name = names[ifindex] else {
+        guard let ifindex, isNamed(ifindex) else {
             unattributedFrames += 1
             if let ifindex { unattributedIndexes.insert(ifindex) }
             return
         }
-        var parsed: ParsedFrame?
-        let decision = datapath.decide(frame: frame, ifindex: ifindex, direction: direction, parsed: &parsed)
-        if truncated, decision.reason == .malformed {
+        pending.append(Pending(
+            parsed: ReferenceDatapath.classify(frame), wireLength: wireLength, ifindex: ifindex, direction: direction,
+            time: time, truncated: truncated))
+        if pending.count == Self.batchSize { flush() }
+    }
+
+    /// Decides and counts every submitted frame, in the order submitted.
+    public mutating func flush() {
+        guard !pending.isEmpty else { return }
+        // Prefetch every frame's source lookup, level by level, so that the batch's
+        // misses overlap and the decisions below find the nodes cached.
+        for frame in pending {
+            datapath.prefetchStart(frame.parsed)
+        }
+        var walking = false
+        for position in pending.indices {
+            pending[position].node = datapath.prefetchNode(startingFor: pending[position].parsed)
+            walking = walking || pending[position].node >= 0
+        }
+        var level = 1
+        while walking, level < Self.prefetchLevels {
+            walking = false
+            for position in pending.indices where pending[position].node >= 0 {
+                pending[position].node = datapath.prefetchNode(after: pending[position].node, for: pending[position].parsed)
+                walking = walking || pending[position].node >= 0
+            }
+            level += 1
+        }
+        for frame in pending {
+            count(frame, datapath.decide(frame.parsed, ifindex: frame.ifindex, direction: frame.direction))
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func isNamed(_ ifindex: UInt32) -> Bool {
+        if ifindex != lastNamed.ifindex {
+            lastNamed = (ifindex, names[ifindex] != nil)
+        }
+        return lastNamed.known
+    }
+
+    /// Counts a decided frame. A frame the capture cut (`truncated`) whose verdict is
+    /// malformed lacks a header the decision reads: capture_truncated, apart from the rest.
+    private mutating func count(_ frame: Pending, _ decision: Decision) {
+        if frame.truncated, decision.reason == .malformed {
             captureTruncated += 1
             return
         }
         judged += 1
         verdicts[Self.verdictIndex(decision.verdict)] += 1
-        if ifindex != last.ifindex {
-            last = (ifindex, slot(for: ifindex))
+        if frame.ifindex != last.ifindex {
+            last = (frame.ifindex, slot(for: frame.ifindex))
         }
-        let cell = Self.cell(direction, decision.reason, decision.action)
+        let cell = Self.cell(frame.direction, decision.reason, decision.action)
         let counter = last.slot * Self.cellsPerInterface + cell
         packets[counter] += 1
-        bytes[counter] += UInt64(wireLength)
+        bytes[counter] += UInt64(frame.wireLength)
         guard decision.action != .pass else { return }
-        let addresses = parsed.map(FrameAddresses.of) ?? (source: nil, destination: nil)
-        let key = FlowKey(source: addresses.source, destination: addresses.destination, ifindex: ifindex, cell: cell)
-        if var tally = flows[key] {
-            tally.packets += 1
-            tally.first = min(tally.first, time)
-            tally.last = max(tally.last, time)
-            flows[key] = tally
+        let addresses = FrameAddresses.of(frame.parsed)
+        let key = FlowKey(source: addresses.source, destination: addresses.destination, ifindex: frame.ifindex, cell: cell)
+        // One hash per frame: found, the tally is updated in place.
+        if let position = flows.index(forKey: key) {
+            flows.values[position].packets += 1
+            flows.values[position].first = min(flows.values[position].first, frame.time)
+            flows.values[position].last = max(flows.values[position].last, frame.time)
         } else if flows.count < Self.flowLimit {
-            flows[key] = FlowTally(packets: 1, first: time, last: time)
+            flows[key] = FlowTally(packets: 1, first: frame.time, last: frame.time)
         } else {
             flowsDropped += 1
         }
@@ -167,9 +245,13 @@ public struct DryRun {
     }
 
     /// Frames that would be dropped or redirected (what --fail-on-violation gates on).
-    public var violations: UInt64 { verdicts[Self.verdictIndex(.drop)] + verdicts[Self.verdictIndex(.redirect)] }
+    public var violations: UInt64 {
+        precondition(pending.isEmpty, "DryRun.violations read with submitted frames undecided: flush() first")
+        return verdicts[Self.verdictIndex(.drop)] + verdicts[Self.verdictIndex(.redirect)]
+    }
 
     public func report(capture: String, linkType: String, top: Int) -> DryRunReport {
+        precondition(pending.isEmpty, "DryRun.report with submitted frames undecided: flush() first")
         var rows: [CounterReport.Row] = []
         for (slot, ifindex) in slotIfindexes.enumerated() {
             for cell in 0..<Self.cellsPerInterface where packets[slot * Self.cellsPerInterface + cell] > 0 {

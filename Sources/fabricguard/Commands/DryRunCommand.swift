@@ -97,9 +97,9 @@ struct DryRunCommand: ParsableCommand {
         // metadata lookup, once per frame inside the loop.
         let fixedDirection = direction
         do {
-            // Judged in libpcap's buffer: no copy per frame.
+            // Parsed in libpcap's buffer (no copy per frame), decided in batches.
             while try reader.withNextFrame({ captured, bytes in
-                dryRun.judge(
+                dryRun.submit(
                     frame: bytes, wireLength: captured.wireLength, ifindex: fixedIndex ?? captured.interfaceIndex,
                     direction: fixedDirection ?? captured.direction ?? .ingress,
                     time: DryRun.Timestamp(seconds: captured.seconds, microseconds: captured.microseconds),
@@ -108,6 +108,7 @@ struct DryRunCommand: ParsableCommand {
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "dry-run: \(error)")
         }
+        dryRun.flush()
         let report = dryRun.report(capture: pcap, linkType: reader.linkType.name, top: top)
         if output.json {
             try JSONOutput.print(report)
