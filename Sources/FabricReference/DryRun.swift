@@ -25,7 +25,7 @@ public struct DryRun {
     private var packets: [UInt64] = []
     private var bytes: [UInt64] = []
     private var verdicts = [UInt64](repeating: 0, count: Verdict.allCases.count)
-    private var flows: [FlowKey: FlowTally] = [:]
+    private var flows = FlowTable()
     private var unattributedFrames = 0
     /// Frames the capture cut short (snaplen) before the headers the decision reads: not judged.
     public private(set) var captureTruncated = 0
@@ -99,6 +99,9 @@ public struct DryRun {
         var parsed: ParsedFrame
         /// The last node of its lookup prefetched, -1 when done.
         var node: Int32 = -1
+        var decision = Decision(reason: .ok, action: .pass, counterSlot: 0)
+        /// The hash of its flow, for a violation.
+        var flowHash = 0
         var wireLength: Int
         var ifindex: UInt32
         var direction: Direction
@@ -106,8 +109,8 @@ public struct DryRun {
         var truncated: Bool
     }
 
-    /// Frames decided together by `submit`: enough for their reads ahead to overlap,
-    /// few enough to stay in the first-level cache.
+    /// Frames decided together by `submit`: enough for their prefetches to overlap,
+    /// few enough for the batch to stay in the first-level cache.
     static let batchSize = 32
     /// How deep prefetching walks: past the first levels, lookups (1-3 nodes below the
     /// tables' first-level index) are over, and what is left is cheaper decided than read.
@@ -143,8 +146,10 @@ public struct DryRun {
     }
 
     /// `judge` for a stream of frames: the frame is parsed now (its bytes need to live
-    /// only during the call) and decided with the next `batchSize - 1` frames, whose
-    /// prefix-table reads overlap. `flush()` after the last frame, before `report`.
+    /// only during the call) and decided with up to `batchSize - 1` frames after it,
+    /// their prefix-table and flow-table lines prefetched together (a capture's reading
+    /// evicts the tables between frames, and misses one after another cost more than
+    /// the decisions). Same counts as `judge`; `flush()` after the last frame, before `report`.
     public mutating func submit(
         frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
         truncated: Bool = false
@@ -183,8 +188,17 @@ public struct DryRun {
             }
             level += 1
         }
+        for position in pending.indices {
+            let frame = pending[position]
+            pending[position].decision = datapath.decide(frame.parsed, ifindex: frame.ifindex, direction: frame.direction)
+        }
+        // The same for the flow table's slots of the violations, then count in order.
+        for position in pending.indices where Self.isFlow(pending[position]) {
+            pending[position].flowHash = FlowTable.hash(Self.flowKey(pending[position]))
+            flows.prefetch(hash: pending[position].flowHash)
+        }
         for frame in pending {
-            count(frame, datapath.decide(frame.parsed, ifindex: frame.ifindex, direction: frame.direction))
+            count(frame)
         }
         pending.removeAll(keepingCapacity: true)
     }
@@ -198,8 +212,9 @@ public struct DryRun {
 
     /// Counts a decided frame. A frame the capture cut (`truncated`) whose verdict is
     /// malformed lacks a header the decision reads: capture_truncated, apart from the rest.
-    private mutating func count(_ frame: Pending, _ decision: Decision) {
-        if frame.truncated, decision.reason == .malformed {
+    private mutating func count(_ frame: Pending) {
+        let decision = frame.decision
+        if Self.isCutByCapture(frame) {
             captureTruncated += 1
             return
         }
@@ -208,23 +223,29 @@ public struct DryRun {
         if frame.ifindex != last.ifindex {
             last = (frame.ifindex, slot(for: frame.ifindex))
         }
-        let cell = Self.cell(frame.direction, decision.reason, decision.action)
-        let counter = last.slot * Self.cellsPerInterface + cell
+        let counter = last.slot * Self.cellsPerInterface + Self.cell(frame.direction, decision.reason, decision.action)
         packets[counter] += 1
         bytes[counter] += UInt64(frame.wireLength)
         guard decision.action != .pass else { return }
-        let addresses = FrameAddresses.of(frame.parsed)
-        let key = FlowKey(source: addresses.source, destination: addresses.destination, ifindex: frame.ifindex, cell: cell)
-        // One hash per frame: found, the tally is updated in place.
-        if let position = flows.index(forKey: key) {
-            flows.values[position].packets += 1
-            flows.values[position].first = min(flows.values[position].first, frame.time)
-            flows.values[position].last = max(flows.values[position].last, frame.time)
-        } else if flows.count < Self.flowLimit {
-            flows[key] = FlowTally(packets: 1, first: frame.time, last: frame.time)
-        } else {
+        if !flows.count(Self.flowKey(frame), hash: frame.flowHash, time: frame.time, limit: Self.flowLimit) {
             flowsDropped += 1
         }
+    }
+
+    private static func isCutByCapture(_ frame: Pending) -> Bool {
+        frame.truncated && frame.decision.reason == .malformed
+    }
+
+    /// Whether a decided frame goes to the flow table: not passed, and not cut by the capture.
+    private static func isFlow(_ frame: Pending) -> Bool {
+        frame.decision.action != .pass && !isCutByCapture(frame)
+    }
+
+    private static func flowKey(_ frame: Pending) -> FlowKey {
+        let addresses = FrameAddresses.of(frame.parsed)
+        return FlowKey(
+            source: addresses.source, destination: addresses.destination, ifindex: frame.ifindex,
+            cell: cell(frame.direction, frame.decision.reason, frame.decision.action))
     }
 
     private mutating func slot(for ifindex: UInt32) -> Int {
@@ -262,7 +283,7 @@ public struct DryRun {
             }
         }
         let counted = CounterReport(packets: judged, counters: rows)
-        let ranked = flows.sorted { lhs, rhs in
+        let ranked = flows.entries.sorted { lhs, rhs in
             lhs.value.packets != rhs.value.packets ? lhs.value.packets > rhs.value.packets : lhs.value.first < rhs.value.first
         }
         return DryRunReport(
