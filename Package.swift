@@ -27,6 +27,8 @@ let package = Package(
     targets: [
         // The one ABI header (bpf/include/fabricguard_abi.h) as a Swift module, with layout asserts.
         .target(name: "CFabricABI"),
+        // __builtin_prefetch, for the dry-run's reading ahead (prefix tables, flow table).
+        .target(name: "CPrefetch"),
         // libbpf itself, from the system (Debian: libbpf-dev, libelf-dev).
         .systemLibrary(
             name: "CLibBPF",
@@ -46,9 +48,9 @@ let package = Package(
         .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "FabricCompiler",
-            dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "FabricReference", dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "FabricCompiler", "CFabricABI"]),
+        .target(name: "FabricReference", dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "FabricCompiler", "CFabricABI", "CPrefetch"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.
         // The BPF object is embedded (built by bpf/Makefile, committed like bpf2go's output).
         .target(

@@ -1,3 +1,4 @@
+import CPrefetch
 import FabricPolicy
 
 /// One node of a `PrefixTrie`. It lives at file scope rather than inside the trie so that it is
@@ -233,6 +234,51 @@ public struct PrefixTrie<Key: FixedWidthInteger & UnsignedInteger & Sendable, Va
                 }
             }
         }
+    }
+
+    // Reading ahead: a caller with a batch of addresses to look up walks their paths
+    // level by level, prefetching each level's lines for the whole batch before it
+    // reads any of them, so that the batch's cache misses overlap instead of following
+    // one another. Lookups themselves never call these; nothing is decided here.
+
+    /// Level 0: prefetches the first-level index slot of `address` (nothing without an index).
+    @inlinable
+    public func prefetchStart(_ address: Key) {
+        guard indexBits != 0 else { return }
+        let slot = Int(truncatingIfNeeded: (address & indexField) &>> indexShift)
+        index.withUnsafeBufferPointer { fg_prefetch($0.baseAddress! + slot) }
+    }
+
+    /// The node a lookup of `address` starts from (-1: none), prefetched with its value.
+    @inlinable
+    public func prefetchNode(startingAt address: Key) -> Int32 {
+        var start = root
+        if indexBits != 0 {
+            if (address ^ indexBase) & masks[indexSkip] != 0 { return -1 }
+            start = index[Int(truncatingIfNeeded: (address & indexField) &>> indexShift)].start
+        }
+        prefetch(start)
+        return start
+    }
+
+    /// The node after `node` on the lookup of `address` (-1: the lookup ends at `node`),
+    /// prefetched with its value. `node` should have been prefetched a level earlier.
+    @inlinable
+    public func prefetchNode(after node: Int32, for address: Key) -> Int32 {
+        guard node >= 0 else { return -1 }
+        let read = nodes[Int(node)]
+        let length = Int(truncatingIfNeeded: read.length)
+        if (read.key ^ address) & masks[length] != 0 { return -1 }
+        let next = address & bits[length] == 0 ? read.left : read.right
+        prefetch(next)
+        return next
+    }
+
+    @inlinable
+    func prefetch(_ node: Int32) {
+        guard node >= 0 else { return }
+        nodes.withUnsafeBufferPointer { fg_prefetch($0.baseAddress! + Int(node)) }
+        values.withUnsafeBufferPointer { fg_prefetch($0.baseAddress! + Int(node)) }
     }
 
     /// Network mask for a prefix length.

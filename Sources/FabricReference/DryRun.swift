@@ -17,10 +17,15 @@ public struct DryRun {
     private var slots: [UInt32: Int] = [:]
     private var slotIfindexes: [UInt32] = []
     private var last: (ifindex: UInt32, slot: Int) = (.max, 0)
+    /// The last ifindex looked up in `names`, and whether it was there: frames come in
+    /// runs from one interface, and a lookup per frame costs a hash of its own.
+    private var lastNamed: (ifindex: UInt32, known: Bool) = (.max, false)
+    /// Frames submitted, parsed and not yet decided (see `submit`).
+    private var pending: [Pending] = []
     private var packets: [UInt64] = []
     private var bytes: [UInt64] = []
     private var verdicts = [UInt64](repeating: 0, count: Verdict.allCases.count)
-    private var flows: [FlowKey: FlowTally] = [:]
+    private var flows = FlowTable()
     private var unattributedFrames = 0
     /// Frames the capture cut short (snaplen) before the headers the decision reads: not judged.
     public private(set) var captureTruncated = 0
@@ -89,9 +94,32 @@ public struct DryRun {
         }
     }
 
+    /// A frame between `submit` and its decision: parsed while its bytes were at hand.
+    struct Pending {
+        var parsed: ParsedFrame
+        /// The last node of its lookup prefetched, -1 when done.
+        var node: Int32 = -1
+        var decision = Decision(reason: .ok, action: .pass, counterSlot: 0)
+        /// The hash of its flow, for a violation.
+        var flowHash = 0
+        var wireLength: Int
+        var ifindex: UInt32
+        var direction: Direction
+        var time: Timestamp
+        var truncated: Bool
+    }
+
+    /// Frames decided together by `submit`: enough for their prefetches to overlap,
+    /// few enough for the batch to stay in the first-level cache.
+    static let batchSize = 32
+    /// How deep prefetching walks: past the first levels, lookups (1-3 nodes below the
+    /// tables' first-level index) are over, and what is left is cheaper decided than read.
+    static let prefetchLevels = 4
+
     public init(datapath: ReferenceDatapath, interfaceNames: [UInt32: String]) {
         self.datapath = datapath
         names = interfaceNames
+        pending.reserveCapacity(Self.batchSize)
     }
 
     /// Judges one frame seen on `ifindex` in `direction`; an ifindex the host
@@ -113,40 +141,111 @@ public struct DryRun {
         frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
         truncated: Bool = false
     ) {
+        submit(frame: frame, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
+        flush()
+    }
+
+    /// `judge` for a stream of frames: the frame is parsed now (its bytes need to live
+    /// only during the call) and decided with up to `batchSize - 1` frames after it,
+    /// their prefix-table and flow-table lines prefetched together (a capture's reading
+    /// evicts the tables between frames, and misses one after another cost more than
+    /// the decisions). Same counts as `judge`; `flush()` after the last frame, before `report`.
+    public mutating func submit(
+        frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
+        truncated: Bool = false
+    ) {
         frames += 1
-        guard let ifindex, let name = names[ifindex] else {
+        guard let ifindex, isNamed(ifindex) else {
             unattributedFrames += 1
             if let ifindex { unattributedIndexes.insert(ifindex) }
             return
         }
-        var parsed: ParsedFrame?
-        let decision = datapath.decide(frame: frame, ifindex: ifindex, direction: direction, parsed: &parsed)
-        if truncated, decision.reason == .malformed {
+        pending.append(Pending(
+            parsed: ReferenceDatapath.classify(frame), wireLength: wireLength, ifindex: ifindex, direction: direction,
+            time: time, truncated: truncated))
+        if pending.count == Self.batchSize { flush() }
+    }
+
+    /// Decides and counts every submitted frame, in the order submitted.
+    public mutating func flush() {
+        guard !pending.isEmpty else { return }
+        // Prefetch every frame's source lookup, level by level, so that the batch's
+        // misses overlap and the decisions below find the nodes cached.
+        for frame in pending {
+            datapath.prefetchStart(frame.parsed)
+        }
+        var walking = false
+        for position in pending.indices {
+            pending[position].node = datapath.prefetchNode(startingFor: pending[position].parsed)
+            walking = walking || pending[position].node >= 0
+        }
+        var level = 1
+        while walking, level < Self.prefetchLevels {
+            walking = false
+            for position in pending.indices where pending[position].node >= 0 {
+                pending[position].node = datapath.prefetchNode(after: pending[position].node, for: pending[position].parsed)
+                walking = walking || pending[position].node >= 0
+            }
+            level += 1
+        }
+        for position in pending.indices {
+            let frame = pending[position]
+            pending[position].decision = datapath.decide(frame.parsed, ifindex: frame.ifindex, direction: frame.direction)
+        }
+        // The same for the flow table's slots of the violations, then count in order.
+        for position in pending.indices where Self.isFlow(pending[position]) {
+            pending[position].flowHash = FlowTable.hash(Self.flowKey(pending[position]))
+            flows.prefetch(hash: pending[position].flowHash)
+        }
+        for frame in pending {
+            count(frame)
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func isNamed(_ ifindex: UInt32) -> Bool {
+        if ifindex != lastNamed.ifindex {
+            lastNamed = (ifindex, names[ifindex] != nil)
+        }
+        return lastNamed.known
+    }
+
+    /// Counts a decided frame. A frame the capture cut (`truncated`) whose verdict is
+    /// malformed lacks a header the decision reads: capture_truncated, apart from the rest.
+    private mutating func count(_ frame: Pending) {
+        let decision = frame.decision
+        if Self.isCutByCapture(frame) {
             captureTruncated += 1
             return
         }
         judged += 1
         verdicts[Self.verdictIndex(decision.verdict)] += 1
-        if ifindex != last.ifindex {
-            last = (ifindex, slot(for: ifindex))
+        if frame.ifindex != last.ifindex {
+            last = (frame.ifindex, slot(for: frame.ifindex))
         }
-        let cell = Self.cell(direction, decision.reason, decision.action)
-        let counter = last.slot * Self.cellsPerInterface + cell
+        let counter = last.slot * Self.cellsPerInterface + Self.cell(frame.direction, decision.reason, decision.action)
         packets[counter] += 1
-        bytes[counter] += UInt64(wireLength)
+        bytes[counter] += UInt64(frame.wireLength)
         guard decision.action != .pass else { return }
-        let addresses = parsed.map(FrameAddresses.of) ?? (source: nil, destination: nil)
-        let key = FlowKey(source: addresses.source, destination: addresses.destination, ifindex: ifindex, cell: cell)
-        if var tally = flows[key] {
-            tally.packets += 1
-            tally.first = min(tally.first, time)
-            tally.last = max(tally.last, time)
-            flows[key] = tally
-        } else if flows.count < Self.flowLimit {
-            flows[key] = FlowTally(packets: 1, first: time, last: time)
-        } else {
+        if !flows.count(Self.flowKey(frame), hash: frame.flowHash, time: frame.time, limit: Self.flowLimit) {
             flowsDropped += 1
         }
+    }
+
+    private static func isCutByCapture(_ frame: Pending) -> Bool {
+        frame.truncated && frame.decision.reason == .malformed
+    }
+
+    /// Whether a decided frame goes to the flow table: not passed, and not cut by the capture.
+    private static func isFlow(_ frame: Pending) -> Bool {
+        frame.decision.action != .pass && !isCutByCapture(frame)
+    }
+
+    private static func flowKey(_ frame: Pending) -> FlowKey {
+        let addresses = FrameAddresses.of(frame.parsed)
+        return FlowKey(
+            source: addresses.source, destination: addresses.destination, ifindex: frame.ifindex,
+            cell: cell(frame.direction, frame.decision.reason, frame.decision.action))
     }
 
     private mutating func slot(for ifindex: UInt32) -> Int {
@@ -167,9 +266,13 @@ public struct DryRun {
     }
 
     /// Frames that would be dropped or redirected (what --fail-on-violation gates on).
-    public var violations: UInt64 { verdicts[Self.verdictIndex(.drop)] + verdicts[Self.verdictIndex(.redirect)] }
+    public var violations: UInt64 {
+        precondition(pending.isEmpty, "DryRun.violations read with submitted frames undecided: flush() first")
+        return verdicts[Self.verdictIndex(.drop)] + verdicts[Self.verdictIndex(.redirect)]
+    }
 
     public func report(capture: String, linkType: String, top: Int) -> DryRunReport {
+        precondition(pending.isEmpty, "DryRun.report with submitted frames undecided: flush() first")
         var rows: [CounterReport.Row] = []
         for (slot, ifindex) in slotIfindexes.enumerated() {
             for cell in 0..<Self.cellsPerInterface where packets[slot * Self.cellsPerInterface + cell] > 0 {
@@ -180,7 +283,7 @@ public struct DryRun {
             }
         }
         let counted = CounterReport(packets: judged, counters: rows)
-        let ranked = flows.sorted { lhs, rhs in
+        let ranked = flows.entries.sorted { lhs, rhs in
             lhs.value.packets != rhs.value.packets ? lhs.value.packets > rhs.value.packets : lhs.value.first < rhs.value.first
         }
         return DryRunReport(

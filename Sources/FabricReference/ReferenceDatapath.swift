@@ -154,14 +154,13 @@ public struct ReferenceDatapath: Sendable {
 
     /// The decision for one frame leaving (egress) or arriving on (ingress) `ifindex`.
     public func decide(frame: UnsafeRawBufferPointer, ifindex: UInt32, direction: Direction) -> Decision {
-        var parsed: ParsedFrame?
-        return decide(frame: frame, ifindex: ifindex, direction: direction, parsed: &parsed)
+        decide(Self.classify(frame), ifindex: ifindex, direction: direction)
     }
 
-    /// The same, handing back the parsed headers when the frame was parsed (it
-    /// always is when the verdict is a violation), so a caller that reports on
-    /// the frame does not parse it twice.
-    func decide(frame: UnsafeRawBufferPointer, ifindex: UInt32, direction: Direction, parsed: inout ParsedFrame?) -> Decision {
+    /// The same over a frame already parsed by `classify` (parsing reads nothing but
+    /// the frame, so it may come first): the dry-run parses a frame while its bytes
+    /// are at hand and decides later, in a batch, keeping the parse for its report.
+    func decide(_ classified: ParsedFrame, ifindex: UInt32, direction: Direction) -> Decision {
         // 1. fabric(I) is none, or the hook is off in this direction: not ours to judge.
         guard let interface = interfaces.rule(for: ifindex) else {
             return Decision(reason: .unmanaged, action: .pass, counterSlot: ABILimits.unmanagedSlot)
@@ -177,8 +176,6 @@ public struct ReferenceDatapath: Sendable {
         let sourceKey: UInt128
         let destinationKey: UInt128?
         var isARP = false
-        let classified = Self.classify(frame)
-        parsed = classified
         switch classified {
         case .notIP:
             return Decision(reason: .notIP, action: .pass, counterSlot: slot)
@@ -255,6 +252,39 @@ public struct ReferenceDatapath: Sendable {
         }
         return Decision(
             reason: reason, action: enforce ? .redirect : .wouldRedirect, redirectIfindex: target, counterSlot: slot)
+    }
+
+    // Reading ahead for a batch of frames, level by level (see PrefixTrie's reading
+    // ahead): the lines the source's lookup will read are prefetched for every frame of
+    // the batch before any is decided. Nothing is decided here, and a decision reads
+    // nothing from it: a dry-run, whose capture reading evicts the tables between
+    // frames, would otherwise wait on memory, one miss after another, more than it decides.
+
+    /// Level 0: the first-level index slot of the source's table.
+    func prefetchStart(_ classified: ParsedFrame) {
+        switch classified {
+        case .ipv4(let source, _), .arp(let source, _): prefixesV4.prefetchStart(source)
+        case .ipv6(let source, _): prefixesV6.prefetchStart(source)
+        case .notIP, .malformed: break
+        }
+    }
+
+    /// Level 1: the node the source's lookup starts from (-1: none).
+    func prefetchNode(startingFor classified: ParsedFrame) -> Int32 {
+        switch classified {
+        case .ipv4(let source, _), .arp(let source, _): prefixesV4.prefetchNode(startingAt: source)
+        case .ipv6(let source, _): prefixesV6.prefetchNode(startingAt: source)
+        case .notIP, .malformed: -1
+        }
+    }
+
+    /// Each further level: the node after `node` on the source's lookup (-1: it ends).
+    func prefetchNode(after node: Int32, for classified: ParsedFrame) -> Int32 {
+        switch classified {
+        case .ipv4(let source, _), .arp(let source, _): prefixesV4.prefetchNode(after: node, for: source)
+        case .ipv6(let source, _): prefixesV6.prefetchNode(after: node, for: source)
+        case .notIP, .malformed: -1
+        }
     }
 
     /// Ethernet, up to two VLAN tags, then ARP, IPv4 or IPv6 (parse.h's fg_parse_frame).

@@ -174,6 +174,68 @@ struct DryRunTests {
         #expect(flow.first.seconds == 0 && flow.last.seconds == 2)
         #expect(dryRun.violations == 3)
     }
+
+    static func engine() throws -> DryRun {
+        let plan = try PolicyCompiler.compile(FixtureWorld.policy(), host: FixtureWorld.host).plan
+        let names = Dictionary(uniqueKeysWithValues: FixtureWorld.host.interfaces.map { ($0.index, $0.name) })
+        return DryRun(datapath: ReferenceDatapath(plan: plan), interfaceNames: names)
+    }
+
+    static func json(_ report: DryRunReport) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    }
+
+    /// `submit` decides in batches (prefetching ahead); `judge` one frame at a time. Over
+    /// random frames (every reason, damaged and cut ones, unknown interfaces), a count
+    /// that is no multiple of the batch, the reports are the same.
+    @Test func batchesCountAsFramesJudgedOneByOne() throws {
+        var random = RandomFrames(seed: 0xba7c4)
+        var single = try Self.engine()
+        var batched = try Self.engine()
+        for index in 0..<20_011 {
+            let sample = random.next()
+            let ifindex: UInt32? = index % 97 == 0 ? 99 : index % 101 == 0 ? nil : FixtureWorld.ifindex(sample.interface)
+            let time = DryRun.Timestamp(seconds: index / 1000, microseconds: index % 1000)
+            let truncated = index % 7 == 0
+            sample.frame.withUnsafeBytes { frame in
+                single.judge(frame: frame, wireLength: frame.count + 4, ifindex: ifindex, direction: sample.direction, time: time, truncated: truncated)
+                batched.submit(frame: frame, wireLength: frame.count + 4, ifindex: ifindex, direction: sample.direction, time: time, truncated: truncated)
+            }
+        }
+        batched.flush()
+        let report = single.report(capture: "x", linkType: "EN10MB", top: 1_000)
+        #expect(report.packets > 10_000 && report.captureTruncated > 0 && report.unattributed.frames > 0 && report.topFlows.count > 10)
+        #expect(try Self.json(batched.report(capture: "x", linkType: "EN10MB", top: 1_000)) == Self.json(report))
+        #expect(batched.violations == single.violations)
+    }
+
+    /// Past `flowLimit` distinct offending flows, frames still count, their flows do not.
+    @Test func flowTableGrowsUpToItsLimit() throws {
+        var dryRun = try Self.engine()
+        let sanb0 = FixtureWorld.ifindex("sanb0")  // egress: unowned sources dropped
+        let extra = 4_464
+        for index in 0..<(DryRun.flowLimit + extra) {
+            // Unowned sources in 100.64.0.0/10, one flow each; the first also sends twice more.
+            let frame = FrameBuilder.udp4(source: .v4(0x6440_0000 + UInt32(index)), destination: IPAddress("10.2.0.1")!)
+            for copy in 0..<(index == 0 ? 3 : 1) {
+                frame.withUnsafeBytes {
+                    dryRun.submit(
+                        frame: $0, wireLength: frame.count, ifindex: sanb0, direction: .egress,
+                        time: DryRun.Timestamp(seconds: index, microseconds: copy))
+                }
+            }
+        }
+        dryRun.flush()
+        let report = dryRun.report(capture: "x", linkType: "EN10MB", top: 2)
+        #expect(report.packets == UInt64(DryRun.flowLimit + extra + 2))
+        #expect(report.untrackedViolations == UInt64(extra))
+        #expect(report.topFlows.first?.source == "100.64.0.0" && report.topFlows.first?.packets == 3)
+        #expect(report.topFlows.first?.first == DryRun.Timestamp(seconds: 0, microseconds: 0))
+        #expect(report.topFlows.first?.last == DryRun.Timestamp(seconds: 0, microseconds: 2))
+        #expect(report.topFlows.last?.source == "100.64.0.1" && report.topFlows.last?.packets == 1)
+    }
 }
 
 /// Captures that are not Ethernet, or were cut by their snaplen, judged as dry-run judges them.
