@@ -99,10 +99,12 @@ public enum TextFile {
         while true {
             if filled == bytes.count {
                 guard bytes.count <= maximumSize else { throw tooLarge(nil) }
-                bytes += repeatElement(0, count: min(maximumSize + 1, bytes.count * 2) - bytes.count)
+                // An array, not repeatElement: that is a generic element-by-element
+                // append in a debug build (64 MiB from a pipe took 20 s).
+                bytes += [UInt8](repeating: 0, count: min(maximumSize + 1, bytes.count * 2) - bytes.count)
             }
             let count = try SystemError.retrying(verb, name) {
-                Int32(bytes[filled...].withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) })
+                Int32(bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) })
             }
             if count == 0 { break }
             filled += Int(count)
