@@ -20,7 +20,9 @@ public enum PolicyWriter {
     /// `innerPins`, a directory, keeps each bank's bucket array pinned as
     /// `fg_buckets-BANK`, so that a later write reopens it by path: reopening it
     /// by id (BPF_MAP_GET_FD_BY_ID) needs CAP_SYS_ADMIN, which the agent does
-    /// not otherwise need.
+    /// not otherwise need. Beside it, `fg_bucket_sums-BANK` records what the
+    /// array holds, so that a later write touches only the blocks that differ
+    /// (`BucketSumsRecord`); without `innerPins` every write is whole.
     public static func write(
         _ entries: [MapEntry], bank: UInt32, innerPins: String? = nil, maps: (String) throws -> BPFMap
     ) throws {
