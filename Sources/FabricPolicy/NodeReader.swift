@@ -84,19 +84,26 @@ public struct NodeReader {
 
     /// The items of a list, as the tree holds them: not copied into an array
     /// (a list of a million prefixes is 70 MB of nodes).
-    public mutating func sequence(_ node: Node, _ path: String) -> Node.Sequence? {
+    /// `locateItems: false` leaves recording the items' locations to the caller
+    /// (`recordItemLocations`), for a caller that walks the items anyway.
+    public mutating func sequence(_ node: Node, _ path: String, locateItems: Bool = true) -> Node.Sequence? {
         record(node, path)
         guard let items = node.sequence else {
             fail(at: node, path, "expected \(words.list), found \(shape(node))")
             return nil
         }
-        if itemLocations[path] == nil {
+        if locateItems, itemLocations[path] == nil {
             var locations: [SourceLocation] = []
             locations.reserveCapacity(items.count)
             for item in items { locations.append(SourceLocation(line: item.mark?.line ?? 1, column: item.mark?.column ?? 1)) }
             itemLocations[path] = locations
         }
         return items
+    }
+
+    /// Where each item of the list at `path` was written, unless already known.
+    public mutating func recordItemLocations(_ path: String, _ locations: [SourceLocation]) {
+        if itemLocations[path] == nil { itemLocations[path] = locations }
     }
 
     // MARK: Scalars

@@ -181,10 +181,16 @@ fileprivate extension NodeReader {
     // MARK: Typed values
 
     mutating func prefixes(_ node: Node, _ path: String) -> [IPPrefix] {
-        guard let items = sequence(node, path) else { return [] }
+        // One pass over the items for their locations and values: each node
+        // copied out of the tree costs reference counting, a million times.
+        guard let items = sequence(node, path, locateItems: false) else { return [] }
         var result: [IPPrefix] = []
         result.reserveCapacity(items.count)
+        var locations: [SourceLocation] = []
+        locations.reserveCapacity(items.count)
+        defer { recordItemLocations(path, locations) }
         for (index, item) in items.enumerated() {
+            locations.append(SourceLocation(line: item.mark?.line ?? 1, column: item.mark?.column ?? 1))
             // The item's path is spelled out only for a diagnostic: a policy may list a million.
             if let text = item.scalar?.string, let prefix = try? IPPrefix(parsing: text) {
                 result.append(prefix)
