@@ -145,7 +145,7 @@ let package = Package(
         // The kernel tiers (root, network namespaces; required in CI).
         .testTarget(
             name: "FabricKernelTests",
-            dependencies: ["FabricBPF", "CFabricABI", "fabricguard", "fabricguard-selftest", "FabricFixtures", "FabricHost"]
+            dependencies: ["FabricBPF", "FabricCompiler", "FabricPolicy", "CFabricABI", "fabricguard", "fabricguard-selftest", "FabricFixtures", "FabricHost"]
         ),
     ]
 )

@@ -202,7 +202,9 @@ public final class Agent {
         }
         let plan = compilation.plan
         if let refusal = options.vet?(plan) { throw .refused(refusal) }
-        let digestText = plan.digestText
+        // Once: a pass over every prefix (a quarter of a second at a million).
+        let digest = plan.digest
+        let digestText = Digest.text(digest)
         let placement = try tcPlacement(options, previous: previous)
 
         // Hooks already in place are kept per interface: same programs, same
@@ -247,7 +249,8 @@ public final class Agent {
         let firstActivation = (state?.generation ?? 0) == 0
         let bank: UInt32 = firstActivation ? 0 : (state!.activeBank ^ 1)
         // The map contents, prefix buckets laid out, are the compiler's output too.
-        let entries = plan.entries(bank: bank)
+        let buckets = PrefixBuckets(plan.prefixes, locals: plan.locals)
+        let entries = plan.entries(bank: bank, buckets: buckets)
         timings.compileMs = elapsed()
 
         var attachedNow: [(Hook, UInt32)] = []
@@ -265,7 +268,7 @@ public final class Agent {
                 // them in place instead of swapping in a new array (which waits for an
                 // RCU grace period before the flip).
                 try datapath.clearBank(bank ^ 1)
-                try datapath.write(plan.entries(bank: bank ^ 1), bank: bank ^ 1)
+                try datapath.write(plan.entries(bank: bank ^ 1, buckets: buckets), bank: bank ^ 1)
             }
             timings.mapsMs = elapsed()
 
@@ -296,7 +299,7 @@ public final class Agent {
                 applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created, tc: placement))
             }
             timings.hooksMs = elapsed()
-            try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: plan.digest))
+            try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: digest))
             timings.visibleMs = elapsed()
         } catch {
             // Hooks this apply added where none of ours were before go again; the

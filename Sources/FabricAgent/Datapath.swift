@@ -212,8 +212,9 @@ public protocol Datapath: AnyObject {
     /// Removes `bank`'s entries from the policy maps that `write` does not
     /// rewrite whole (locals, far interfaces, fabrics).
     func clearBank(_ bank: UInt32) throws
-    /// Writes `bank`'s entries (`MapPlan.entries(bank:)`): its ifindex table and
-    /// prefix buckets whole, the rest entry by entry.
+    /// Writes `bank`'s entries (`MapPlan.entries(bank:)`): its ifindex table
+    /// whole, its prefix buckets where they differ from what the bank holds
+    /// (whole when that is not known), the rest entry by entry.
     func write(_ entries: [MapEntry], bank: UInt32) throws
     /// Makes `bank` the one every packet reads from now on.
     func activate(_ state: GenerationState) throws

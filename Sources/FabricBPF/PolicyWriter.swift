@@ -20,7 +20,9 @@ public enum PolicyWriter {
     /// `innerPins`, a directory, keeps each bank's bucket array pinned as
     /// `fg_buckets-BANK`, so that a later write reopens it by path: reopening it
     /// by id (BPF_MAP_GET_FD_BY_ID) needs CAP_SYS_ADMIN, which the agent does
-    /// not otherwise need.
+    /// not otherwise need. Beside it, `fg_bucket_sums-BANK` records what the
+    /// array holds, so that a later write touches only the blocks that differ
+    /// (`BucketSumsRecord`); without `innerPins` every write is whole.
     public static func write(
         _ entries: [MapEntry], bank: UInt32, innerPins: String? = nil, maps: (String) throws -> BPFMap
     ) throws {
@@ -28,8 +30,10 @@ public enum PolicyWriter {
         for entry in entries {
             if entry.map == FG_MAP_PREFIXES {
                 // Megabytes at large policies: straight from the entry, never copied.
+                let pin = innerPins.map { "\($0)/\(ABIMaps.buckets.name)-\(bank)" }
+                let sumsPin = innerPins.map { "\($0)/\(BucketSumsRecord.name)-\(bank)" }
                 try maps(FG_MAP_PREFIXES).writeBuckets(
-                    slot: bank, bytes: entry.value, pin: innerPins.map { "\($0)/\(ABIMaps.buckets.name)-\(bank)" })
+                    slot: bank, bytes: entry.value, sums: entry.blockSums, pin: pin, sumsPin: sumsPin)
                 continue
             }
             packed[entry.map, default: ([], [])].keys += entry.key
@@ -62,15 +66,33 @@ extension BPFMap {
     /// large enough (no program reads it before the flip; replacing an inner
     /// map instead would wait for an RCU grace period); otherwise a new array
     /// with an eighth of headroom takes the slot.
-    public func writeBuckets(slot: UInt32, bytes: [UInt8], pin: String? = nil) throws(SystemError) {
+    ///
+    /// In place, with `sums` (`PrefixBuckets.blockSums` of `bytes`) and a
+    /// `sumsPin` recording what the array holds, only the blocks that differ
+    /// are written: re-applying a policy, or one that changed a little, costs
+    /// kilobytes instead of the whole array. Returns the blocks written.
+    @discardableResult
+    public func writeBuckets(
+        slot: UInt32, bytes: [UInt8], sums: [BucketBlocks.Sum] = [], pin: String? = nil, sumsPin: String? = nil
+    ) throws(SystemError) -> Int {
         let shape = ABIMaps.buckets
         let needed = bytes.count / shape.valueSize
         if let current = try innerMap(slot: slot, name: shape.name, pin: pin),
            current.facts.maxEntries >= needed, current.facts.flags == ABIMaps.bucketFlags {
-            try current.writeMapped(bytes)
-            return
+            let record = sumsPin.flatMap { BucketSumsRecord(pin: $0, for: current) }
+            let held = sums.isEmpty ? nil : record?.held(by: current)
+            // Forgotten first: a write cut short leaves sums that nothing trusts.
+            try record?.forget()
+            let runs = BucketBlocks.runs(wanted: sums, held: held)
+            try current.writeMapped(bytes, blocks: runs, whole: held == nil)
+            if let sumsPin, !sums.isEmpty {
+                let kept: BucketSumsRecord
+                if let record { kept = record } else { kept = try BucketSumsRecord.create(pin: sumsPin, for: current) }
+                try kept.remember(sums, heldBefore: held, by: current)
+            }
+            return held == nil ? BucketBlocks.count(bytes: bytes.count) : runs.reduce(0) { $0 + $1.count }
         }
-        guard needed > 0 else { return }  // no prefixes: the bank's tables list none
+        guard needed > 0 else { return 0 }  // no prefixes: the bank's tables list none
         let perPage = Int(sysconf(Int32(_SC_PAGESIZE))) / shape.valueSize
         let capacity = (needed + needed / 8 + perPage - 1) / perPage * perPage
         let fd = fg_map_create(
@@ -80,12 +102,18 @@ extension BPFMap {
         // The array of maps holds its own reference once the array is in a slot.
         defer { close(fd) }
         let created = try BPFMap(name: shape.name, fd: fd, ownsDescriptor: false)
-        try created.writeMapped(bytes)
+        try created.writeMapped(bytes, blocks: [], whole: true)
         try update(key: slot, value: UInt32(bitPattern: fd))
         if let pin {
             unlink(pin)
             try created.pin(at: pin)
         }
+        if let sumsPin {
+            // The new array is zero past `bytes`: its sums are known from here on.
+            unlink(sumsPin)
+            if !sums.isEmpty { try BucketSumsRecord.create(pin: sumsPin, for: created).remember(sums, heldBefore: nil, by: created) }
+        }
+        return BucketBlocks.count(bytes: bytes.count)
     }
 
     /// The inner map in `slot` of an array of maps, nil when the slot is empty
@@ -113,15 +141,28 @@ extension BPFMap {
         }
     }
 
-    /// Copies `bytes` to the start of an mmap-able array's values.
-    func writeMapped(_ bytes: [UInt8]) throws(SystemError) {
-        guard !bytes.isEmpty else { return }
+    /// Copies `bytes` to the start of an mmap-able array's values: all of
+    /// them when `whole`, else only the `BucketBlocks` in `blocks`.
+    func writeMapped(_ bytes: [UInt8], blocks: [Range<Int>], whole: Bool) throws(SystemError) {
+        guard !bytes.isEmpty, whole || !blocks.isEmpty else { return }
         let length = facts.maxEntries * facts.valueSize  // values of a multiple of 8 bytes: no spacing
         guard bytes.count <= length else {
             throw SystemError(verb: "write map", object: name, errno: E2BIG, detail: "\(bytes.count) bytes exceed \(length)")
         }
-        try withMapped(UInt8.self) { values in
-            bytes.withUnsafeBufferPointer { _ = values.initialize(fromContentsOf: $0) }
+        // A few blocks: no populating the whole mapping (a page table entry per
+        // 4 KiB, milliseconds at 100 MB) for the pages a write touches.
+        try withMapped(UInt8.self, populate: whole) { values in
+            bytes.withUnsafeBufferPointer { source in
+                guard !whole else {
+                    _ = values.initialize(fromContentsOf: source)
+                    return
+                }
+                for run in blocks {
+                    let range = run.lowerBound * BucketBlocks.bytes..<min(run.upperBound * BucketBlocks.bytes, source.count)
+                    UnsafeMutableRawPointer(values.baseAddress! + range.lowerBound)
+                        .copyMemory(from: source.baseAddress! + range.lowerBound, byteCount: range.count)
+                }
+            }
         }
     }
 
@@ -129,14 +170,16 @@ extension BPFMap {
     /// through it are what the programs read. The kernel spaces values 8 bytes
     /// apart at least, so `Element` is a whole value padded to a multiple of 8
     /// (UInt64 for a __u32 array, UInt8 for a byte view of whole values).
-    func withMapped<Element>(_: Element.Type, _ body: (UnsafeMutableBufferPointer<Element>) throws -> Void) throws(SystemError) {
+    func withMapped<Element>(
+        _: Element.Type, populate: Bool = true, _ body: (UnsafeMutableBufferPointer<Element>) throws -> Void
+    ) throws(SystemError) {
         let spacing = (facts.valueSize + 7) & ~7
         let length = facts.maxEntries * spacing
         guard MemoryLayout<Element>.stride == 1 ? spacing == facts.valueSize : MemoryLayout<Element>.stride == spacing else {
             throw SystemError(verb: "map", object: name, errno: EINVAL, detail: "values are \(spacing) bytes apart, not \(MemoryLayout<Element>.stride)")
         }
         // Populated up front: one call maps every page instead of a fault per page on first write.
-        let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)
+        let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0)
         guard let base, base != MAP_FAILED else { throw SystemError(verb: "map", object: name, errno: errno) }
         defer { munmap(base, length) }
         let values = base.bindMemory(to: Element.self, capacity: length / MemoryLayout<Element>.stride)
@@ -144,6 +187,65 @@ extension BPFMap {
             try body(UnsafeMutableBufferPointer(start: values, count: length / MemoryLayout<Element>.stride))
         } catch {
             throw SystemError(verb: "write map", object: name, errno: 0, detail: "\(error)")
+        }
+    }
+}
+
+/// What a bank's bucket array holds, as `BucketBlocks` sums: a small mmap-able
+/// array pinned beside the bucket array (`fg_bucket_sums-BANK`), entry 0 the
+/// header (the bucket array's map id, the blocks known), then one sum per
+/// block. Only the agent's writer reads it; the programs never see it.
+struct BucketSumsRecord {
+    static let name = "fg_bucket_sums"
+    let map: BPFMap
+
+    /// The record at `pin`, nil when there is none or it is too small for `buckets`.
+    init?(pin: String, for buckets: BPFMap) {
+        guard let map = try? BPFMap.pinned(at: pin, name: Self.name), map.facts.valueSize == MemoryLayout<BucketBlocks.Sum>.stride,
+              map.facts.maxEntries >= Self.entries(for: buckets), map.facts.flags & UInt32(BPF_F_MMAPABLE) != 0
+        else { return nil }
+        self.map = map
+    }
+
+    private init(map: BPFMap) { self.map = map }
+
+    static func entries(for buckets: BPFMap) -> Int { 1 + BucketBlocks.count(bytes: buckets.facts.maxEntries * buckets.facts.valueSize) }
+
+    /// A new record, pinned at `pin` (replacing one there), that knows nothing yet.
+    static func create(pin: String, for buckets: BPFMap) throws(SystemError) -> BucketSumsRecord {
+        let fd = fg_map_create(
+            UInt32(BPF_MAP_TYPE_ARRAY.rawValue), name, UInt32(MemoryLayout<UInt32>.size),
+            UInt32(MemoryLayout<BucketBlocks.Sum>.stride), UInt32(entries(for: buckets)), UInt32(BPF_F_MMAPABLE))
+        guard fd >= 0 else { throw SystemError(verb: "create map", object: name, errno: -fd) }
+        let map = try BPFMap(name: name, fd: fd, ownsDescriptor: true)
+        unlink(pin)
+        try map.pin(at: pin)
+        return BucketSumsRecord(map: map)
+    }
+
+    /// The sums of what `buckets` holds; nil when the record is of another array.
+    func held(by buckets: BPFMap) -> [BucketBlocks.Sum]? {
+        var held: [BucketBlocks.Sum]?
+        try? map.withMapped(BucketBlocks.Sum.self) { values in
+            let header = values[0]
+            guard header.low == UInt64(buckets.facts.id), header.high < UInt64(values.count) else { return }
+            held = Array(values[1..<1 + Int(header.high)])
+        }
+        return held
+    }
+
+    /// Nothing is known until `remember`.
+    func forget() throws(SystemError) {
+        try map.withMapped(BucketBlocks.Sum.self, populate: false) { $0[0] = .zero }
+    }
+
+    /// `buckets` now holds `sums`' blocks and, past them, what `heldBefore` knew.
+    func remember(_ sums: [BucketBlocks.Sum], heldBefore: [BucketBlocks.Sum]?, by buckets: BPFMap) throws(SystemError) {
+        try map.withMapped(BucketBlocks.Sum.self) { values in
+            let known = max(sums.count, heldBefore?.count ?? 0)
+            guard known < values.count else { return }
+            for (index, sum) in sums.enumerated() { values[1 + index] = sum }
+            values[0] = BucketBlocks.Sum(low: UInt64(buckets.facts.id), high: UInt64(known))
         }
     }
 }

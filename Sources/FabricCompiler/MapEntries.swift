@@ -8,6 +8,9 @@ public struct MapEntry: Sendable, Equatable {
     public var map: String
     public var key: [UInt8]
     public var value: [UInt8]
+    /// fg_prefixes' entry only: `PrefixBuckets.blockSums` of `value`, so that a
+    /// writer can skip the blocks a bank already holds.
+    public var blockSums: [BucketBlocks.Sum] = []
 }
 
 extension MapPlan {
@@ -16,14 +19,16 @@ extension MapPlan {
     /// (`settingEntries`), then each table set's fg_prefix_tables entry and, as
     /// the one fg_prefixes entry, the bank's whole bucket array (its key is
     /// the bank; the writer puts the bytes in that bank's inner map).
-    public func entries(bank: UInt32) -> [MapEntry] {
-        let buckets = PrefixBuckets(prefixes, locals: locals)
+    /// `buckets`, when given, is `PrefixBuckets(prefixes, locals: locals)`
+    /// already laid out (for a second bank: the layout does not depend on it).
+    public func entries(bank: UInt32, buckets: PrefixBuckets? = nil) -> [MapEntry] {
+        let buckets = buckets ?? PrefixBuckets(prefixes, locals: locals)
         var entries = settingEntries(bank: bank)
         for set in PrefixBuckets.TableSet.allCases {
             let index = bank * UInt32(FG_TABLE_SETS.rawValue) + UInt32(set.rawValue)
             entries.append(MapEntry(map: FG_MAP_PREFIX_TABLES, key: bytes(of: index), value: bytes(of: buckets.abiTables(set))))
         }
-        entries.append(MapEntry(map: FG_MAP_PREFIXES, key: bytes(of: bank), value: buckets.bytes))
+        entries.append(MapEntry(map: FG_MAP_PREFIXES, key: bytes(of: bank), value: buckets.bytes, blockSums: buckets.blockSums))
         return entries
     }
 
@@ -99,11 +104,24 @@ extension MapPlan {
             hash.update(data: entry.value)
         }
         hash.update(data: Array(FG_MAP_PREFIXES.utf8) + [0])
+        // The same bytes as an update per field, gathered in a small buffer:
+        // three arrays per prefix cost more than the hashing at a million.
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(1 << 16)
         for entry in prefixes {
-            hash.update(data: [UInt8(entry.prefix.length), entry.prefix.family == .ipv6 ? 6 : 4])
-            hash.update(data: entry.prefix.address.bytes)
-            hash.update(data: bytes(of: entry.bucketValue))
+            chunk.append(UInt8(entry.prefix.length))
+            chunk.append(entry.prefix.family == .ipv6 ? 6 : 4)
+            switch entry.prefix.address {
+            case .v4(let address): withUnsafeBytes(of: address.bigEndian) { chunk.append(contentsOf: $0) }
+            case .v6(let address): withUnsafeBytes(of: address.bigEndian) { chunk.append(contentsOf: $0) }
+            }
+            withUnsafeBytes(of: entry.bucketValue) { chunk.append(contentsOf: $0) }
+            if chunk.count > (1 << 16) - 64 {
+                hash.update(data: chunk)
+                chunk.removeAll(keepingCapacity: true)
+            }
         }
+        hash.update(data: chunk)
         return Array(hash.finalize())
     }
 

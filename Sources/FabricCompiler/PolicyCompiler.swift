@@ -102,8 +102,7 @@ public enum PolicyCompiler {
         }
 
         // Local addresses: owner and redirect target; warnings for the suspicious ones.
-        var table = PrefixTable<PrefixEntry>()
-        for entry in prefixes { table.insert(entry.prefix, value: entry) }
+        let table = MergedLookup(prefixes)
         let (locals, localWarnings) = localAddresses(policy, host: host, fabrics: fabrics, table: table)
         for index in interfaces.indices {
             interfaces[index].fastSources = fastSources(for: interfaces[index], host: host, table: table)
@@ -136,6 +135,41 @@ public enum PolicyCompiler {
             taken[name] = free
             used.insert(free)
             return free
+        }
+    }
+
+    /// The longest match among `mergePrefixes`' entries, for the host's few
+    /// addresses: a binary search per prefix length in use instead of a trie
+    /// of every prefix (at a million, building one cost more time and memory
+    /// than the rest of the compile).
+    struct MergedLookup {
+        let entries: [PrefixEntry]
+        /// The lengths in use per family, longest first.
+        let v4Lengths: [Int]
+        let v6Lengths: [Int]
+
+        /// `entries` sorted as `mergePrefixes` returns them.
+        init(_ entries: [PrefixEntry]) {
+            self.entries = entries
+            var v4 = Set<Int>(), v6 = Set<Int>()
+            for entry in entries {
+                if entry.prefix.family == .ipv4 { v4.insert(entry.prefix.length) } else { v6.insert(entry.prefix.length) }
+            }
+            v4Lengths = v4.sorted(by: >)
+            v6Lengths = v6.sorted(by: >)
+        }
+
+        func longestMatch(_ address: IPAddress) -> PrefixEntry? {
+            for length in address.family == .ipv4 ? v4Lengths : v6Lengths {
+                let wanted = IPPrefix(covering: address, length: length)
+                var low = 0, high = entries.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if entries[middle].prefix < wanted { low = middle + 1 } else { high = middle }
+                }
+                if low < entries.count, entries[low].prefix == wanted { return entries[low] }
+            }
+            return nil
         }
     }
 
@@ -186,7 +220,7 @@ public enum PolicyCompiler {
     /// from the interface's entry; the verdict is the one the full decision gives.
     /// Ingress uses the list too: a destination in it with reason ok is a local
     /// address of the interface's own fabric, so it needs no local lookup.
-    static func fastSources(for entry: InterfaceEntry, host: HostInventory, table: PrefixTable<PrefixEntry>) -> [FastSource] {
+    static func fastSources(for entry: InterfaceEntry, host: HostInventory, table: MergedLookup) -> [FastSource] {
         // A fixed order whatever order the inventory lists things in: the same plan, the same bytes.
         let links = host.interfaces.sorted { ($0.name == entry.name ? 0 : 1, $0.index) < ($1.name == entry.name ? 0 : 1, $1.index) }
         var sources: [FastSource] = []
@@ -194,7 +228,7 @@ public enum PolicyCompiler {
             for hostAddress in link.addresses.sorted(by: { $0.address < $1.address })
             where !sources.contains(where: { $0.address == hostAddress.address }) {
                 guard sources.count < ABILimits.fastSources else { return sources }
-                let match = table.longestMatch(hostAddress.address)?.value
+                let match = table.longestMatch(hostAddress.address)
                 if match?.exempt == true {
                     sources.append(FastSource(address: hostAddress.address, reason: .exempt))
                 } else if let owner = match?.fabricID, owner != 0, owner == entry.fabricID {
@@ -207,7 +241,7 @@ public enum PolicyCompiler {
 
     /// `table` is the merged prefix table: its longest match gives owner and exemption at once.
     static func localAddresses(
-        _ policy: Policy, host: HostInventory, fabrics: [FabricEntry], table: PrefixTable<PrefixEntry>
+        _ policy: Policy, host: HostInventory, fabrics: [FabricEntry], table: MergedLookup
     ) -> ([LocalEntry], [PolicyDiagnostic]) {
 
         var byAddress: [IPAddress: (entry: LocalEntry, serves: Bool)] = [:]
@@ -216,7 +250,7 @@ public enum PolicyCompiler {
             let linkFabric = policy.fabrics.firstIndex { $0.interfaces.contains(link.name) }
             for hostAddress in link.addresses {
                 let address = hostAddress.address
-                let match = table.longestMatch(address)?.value
+                let match = table.longestMatch(address)
                 let owner = match?.fabricID ?? 0
                 if let linkFabric {
                     let field = "fabrics[\(linkFabric)].interfaces[\(policy.fabrics[linkFabric].interfaces.firstIndex(of: link.name)!)]"

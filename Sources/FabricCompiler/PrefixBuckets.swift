@@ -38,6 +38,10 @@ public struct PrefixBuckets: Sendable, Equatable {
     public var v4: [Table] { tables[.ipv4] ?? [] }
     public var v6: [Table] { tables[.ipv6] ?? [] }
     public var bucketCount: Int { bytes.count / Self.bucketSize }
+    /// One sum per `BucketBlocks.bytes` of `bytes` (the last block may be
+    /// short): what a writer compares with the sums of what a bank holds, to
+    /// write only the blocks that differ.
+    public private(set) var blockSums: [BucketBlocks.Sum] = []
     /// Keys placed past their home bucket: a lookup of one finds the home
     /// bucket full and probes on (the programs' slower path).
     public private(set) var keysAwayFromHome = 0
@@ -79,17 +83,23 @@ public struct PrefixBuckets: Sendable, Equatable {
         }
 
         bytes = [UInt8](repeating: 0, count: next * Self.bucketSize)
+        var sums = [BucketBlocks.Sum](repeating: .zero, count: BucketBlocks.count(bytes: bytes.count))
         bytes.withUnsafeMutableBytes { raw in
             for (table, keys, positions) in placed {
                 for (entry, position) in zip(keys, positions) {
-                    let start = (table.base + position / Self.slots) * Self.bucketSize
+                    let bucket = table.base + position / Self.slots
+                    let start = bucket * Self.bucketSize
                     let slot = position % Self.slots
+                    // Summed per slot from what the slot holds: no second pass over the bytes.
+                    sums[bucket / BucketBlocks.buckets].add(
+                        slot: bucket % BucketBlocks.buckets * Self.slots + slot, w0: entry.key.w0, w1: entry.key.w1, value: entry.value)
                     raw.storeBytes(of: entry.key.w0, toByteOffset: start + slot * 16, as: UInt64.self)
                     raw.storeBytes(of: entry.key.w1, toByteOffset: start + slot * 16 + 8, as: UInt64.self)
                     raw.storeBytes(of: entry.value, toByteOffset: start + Self.valueOffset + slot * 4, as: UInt32.self)
                 }
             }
         }
+        blockSums = sums
     }
 
     static let valueOffset = MemoryLayout<fg_prefix_bucket>.offset(of: \fg_prefix_bucket.value)!

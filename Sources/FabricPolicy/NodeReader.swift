@@ -82,17 +82,28 @@ public struct NodeReader {
         return nil
     }
 
-    public mutating func sequence(_ node: Node, _ path: String) -> [Node]? {
+    /// The items of a list, as the tree holds them: not copied into an array
+    /// (a list of a million prefixes is 70 MB of nodes).
+    /// `locateItems: false` leaves recording the items' locations to the caller
+    /// (`recordItemLocations`), for a caller that walks the items anyway.
+    public mutating func sequence(_ node: Node, _ path: String, locateItems: Bool = true) -> Node.Sequence? {
         record(node, path)
         guard let items = node.sequence else {
             fail(at: node, path, "expected \(words.list), found \(shape(node))")
             return nil
         }
-        let nodes = Array(items)
-        if itemLocations[path] == nil {
-            itemLocations[path] = nodes.map { SourceLocation(line: $0.mark?.line ?? 1, column: $0.mark?.column ?? 1) }
+        if locateItems, itemLocations[path] == nil {
+            var locations: [SourceLocation] = []
+            locations.reserveCapacity(items.count)
+            for item in items { locations.append(SourceLocation(line: item.mark?.line ?? 1, column: item.mark?.column ?? 1)) }
+            itemLocations[path] = locations
         }
-        return nodes
+        return items
+    }
+
+    /// Where each item of the list at `path` was written, unless already known.
+    public mutating func recordItemLocations(_ path: String, _ locations: [SourceLocation]) {
+        if itemLocations[path] == nil { itemLocations[path] = locations }
     }
 
     // MARK: Scalars

@@ -9,7 +9,14 @@ public enum LockoutGuard {
     /// One line per direction of a flow that `plan` would drop, with the rule
     /// that drops it; empty when every flow passes (or is only counted, in audit).
     public static func cuts(_ flows: [ProtectedFlow], plan: MapPlan) -> [String] {
-        let reference = ReferenceDatapath(plan: plan)
+        guard !flows.isEmpty else { return [] }
+        // Only the prefixes that contain a flow's address can be its longest
+        // match: a reference path over those decides these flows exactly as
+        // over the whole plan, without a trie of a million prefixes.
+        let addresses = flows.flatMap { [$0.local, $0.remote] }
+        var relevant = plan
+        relevant.prefixes = plan.prefixes.filter { entry in addresses.contains { entry.prefix.contains($0) } }
+        let reference = ReferenceDatapath(plan: relevant)
         var cuts: [String] = []
         for flow in flows where flow.local.family == flow.remote.family {
             for direction in Direction.allCases {
