@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(name: "FabricNetlinkTests", dependencies: ["FabricNetlink", "FabricHost", "FabricPolicy"]),
         .testTarget(
             name: "FabricDaemonTests",
-            dependencies: ["FabricDaemon", "FabricAgent", "FabricABI", "FabricBPF", "FabricCompiler", "FabricEvents", "FabricFixtures"]
+            dependencies: ["FabricDaemon", "FabricAgent", "FabricABI", "FabricBPF", "FabricCompiler", "FabricEvents", "FabricFixtures", "FabricSystem"]
         ),
         .testTarget(name: "FabricEventsTests", dependencies: ["FabricEvents", "FabricBPF", "FabricABI", "FabricAgent", "FabricFixtures", "FabricPolicy", "FabricReference"]),
         .testTarget(name: "FabricFuzzTests", dependencies: ["FabricFuzz", "FabricFixtures", "FabricCapture"]),

@@ -1,6 +1,6 @@
 import FabricABI
+import FabricSystem
 import Prometheus
-import Synchronization
 
 /// What a scrape reads from the kernel, at scrape time (sums over CPUs).
 public struct KernelSample: Sendable, Equatable {
@@ -54,7 +54,7 @@ public final class DaemonMetrics: Sendable {
     private let latency: DurationHistogram
     private let sampler: any KernelSampler
     private let version: String
-    private let state = Mutex(ScrapeState())
+    private let state = Locked(ScrapeState())
 
     /// The enforce latency's buckets: a host change is enforced in milliseconds.
     static let latencyBuckets: [Duration] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500].map { .milliseconds($0) }

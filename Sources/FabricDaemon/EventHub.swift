@@ -1,8 +1,8 @@
 import FabricBPF
 import FabricEvents
+import FabricSystem
 import Foundation
 import Logging
-import Synchronization
 
 /// Someone who wants every event line: an `events` client on the socket.
 public protocol EventSubscriber: AnyObject, Sendable {
@@ -35,7 +35,7 @@ public final class EventHub: Sendable {
         var stopped = false
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let finished = DispatchSemaphore(value: 0)
     private let logger: Logger
     /// Names for a new generation: interfaces and policy change only with one.
@@ -46,7 +46,7 @@ public final class EventHub: Sendable {
         self.logger = logger
         self.describe = describer
         self.summary = ViolationSummary(interval: summaryInterval, logger: logger)
-        state = Mutex(State(describer: describer() ?? EventDescriber(record: nil, host: [], policy: nil)))
+        state = Locked(State(describer: describer() ?? EventDescriber(record: nil, host: [], policy: nil)))
     }
 
     public struct Counts: Sendable, Equatable {

@@ -2,7 +2,6 @@ import FabricSystem
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -51,7 +50,7 @@ private final class EventClientHandler: ChannelInboundHandler, EventSubscriber, 
     private let hub: EventHub
     private let logger: Logger
     /// Set on the event loop when the channel becomes active; read from the hub's thread.
-    private let channelBox = Mutex<(any Channel)?>(nil)
+    private let channelBox = Locked<(any Channel)?>(nil)
 
     init(hub: EventHub, logger: Logger) {
         self.hub = hub

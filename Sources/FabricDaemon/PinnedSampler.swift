@@ -1,15 +1,15 @@
 import FabricABI
 import FabricAgent
-import Synchronization
+import FabricSystem
 
 /// The daemon's `KernelSampler`: the pinned maps of its pin directory, through
 /// a datapath of its own (the reconcile loop's is not shared across threads),
 /// and each recorded hook as the kernel reports it.
 public final class PinnedSampler: KernelSampler {
-    private let datapath: Mutex<LinuxDatapath>
+    private let datapath: Locked<LinuxDatapath>
 
     public init(pinDirectory: String) {
-        datapath = Mutex(LinuxDatapath(pinDirectory: pinDirectory))
+        datapath = Locked(LinuxDatapath(pinDirectory: pinDirectory))
     }
 
     public func sample() throws -> KernelSample {

@@ -1,5 +1,5 @@
 import FabricNetlink
-import Synchronization
+import FabricSystem
 
 /// Why the loop should look again, accumulated until it does. Every producer
 /// (host signals, SIGHUP, the resync timer, a retry after a failure) only adds
@@ -19,7 +19,7 @@ struct Pending: Sendable, Equatable {
 }
 
 final class Triggers: Sendable {
-    private let pending = Mutex(Pending())
+    private let pending = Locked(Pending())
     private let wakeups: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 

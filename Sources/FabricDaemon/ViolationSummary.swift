@@ -1,6 +1,6 @@
 import FabricEvents
+import FabricSystem
 import Logging
-import Synchronization
 
 /// The daemon's log of violations: per interface and reason, at most one line
 /// per interval, with how many events were sampled and the most frequent
@@ -20,7 +20,7 @@ final class ViolationSummary: Sendable {
         var lastFlush = ContinuousClock.now
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let interval: Duration
     private let logger: Logger
 

@@ -1,6 +1,5 @@
 import FabricSystem
 import Foundation
-import Synchronization
 
 /// A change the kernel announced on the link or address groups. It says
 /// "look again", never what the host now is: the daemon always re-reads a
@@ -41,7 +40,7 @@ public final class NetlinkMonitor: @unchecked Sendable {
     /// A self-pipe: `stop()` writes a byte so a blocked `next()` returns.
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let stopped = Mutex(false)
+    private let stopped = Locked(false)
     private let clock = ContinuousClock()
 
     /// Big enough for a storm of a few thousand interface events while the

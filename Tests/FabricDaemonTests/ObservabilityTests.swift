@@ -2,14 +2,14 @@ import FabricABI
 import FabricBPF
 @testable import FabricDaemon
 import FabricEvents
+import FabricSystem
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 /// A kernel that says what the test sets.
 final class FakeSampler: KernelSampler {
-    let current = Mutex(KernelSample())
+    let current = Locked(KernelSample())
 
     func sample() throws -> KernelSample { current.withLock { $0 } }
 
@@ -91,7 +91,7 @@ struct DaemonMetricsTests {
 
 /// A ring that hands out the events the test queued.
 final class QueuedSource: RawEventSource, @unchecked Sendable {
-    private let queue = Mutex<[[RawEvent]]>([])
+    private let queue = Locked<[[RawEvent]]>([])
 
     func push(_ batch: [RawEvent]) { queue.withLock { $0.append(batch) } }
 
@@ -105,7 +105,7 @@ final class QueuedSource: RawEventSource, @unchecked Sendable {
 /// A subscriber that keeps what it is offered, or refuses everything (a stopped reader).
 final class Collecting: EventSubscriber {
     let accepts: Bool
-    let received = Mutex<[UInt8]>([])
+    let received = Locked<[UInt8]>([])
 
     init(accepts: Bool) { self.accepts = accepts }
 
@@ -131,7 +131,7 @@ struct EventHubTests {
     }
 
     @Test func everySubscriberGetsEveryEventAndASlowOneOnlyLosesItsOwn() throws {
-        let describers = Mutex(0)
+        let describers = Locked(0)
         let hub = EventHub(logger: Logger(label: "test")) {
             describers.withLock { $0 += 1 }
             return EventDescriber(record: nil, host: [], policy: nil)
