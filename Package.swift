@@ -19,7 +19,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
@@ -35,6 +34,10 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev", "libelf-dev"])]
         ),
+        // OpenSSL's libcrypto, for the policy digest's SHA-256 (Debian: libssl-dev). Not
+        // swift-crypto: it compiles its own BoringSSL (241 C files) into each of the five
+        // builds CI makes (debug, fuzz, ASan, TSan, release) for one hash function.
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // libpcap, for reading captures (Debian: libpcap-dev).
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // Macro-free wrappers over libbpf for Swift (LIBBPF_OPTS, va_list callbacks).
@@ -48,7 +51,7 @@ let package = Package(
         .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "FabricCompiler",
-            dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", "CPrefetch", "CLibCrypto"]
         ),
         .target(name: "FabricReference", dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "FabricCompiler", "CFabricABI", "CPrefetch"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.

@@ -1,4 +1,3 @@
-import Crypto
 import CFabricABI
 import FabricABI
 import FabricPolicy
@@ -94,16 +93,16 @@ extension MapPlan {
     /// function of the prefix table alone (and hashing it would cost a pass
     /// over megabytes at a million prefixes).
     public var digest: [UInt8] {
-        var hash = SHA256()
-        hash.update(data: bytes(of: UInt32(FG_ABI_VERSION)))
+        let hash = SHA256Stream()
+        hash.update(bytes(of: UInt32(FG_ABI_VERSION)))
         for entry in settingEntries(bank: 0) {
-            hash.update(data: Array(entry.map.utf8) + [0])
-            hash.update(data: bytes(of: UInt32(entry.key.count)))
-            hash.update(data: entry.key)
-            hash.update(data: bytes(of: UInt32(entry.value.count)))
-            hash.update(data: entry.value)
+            hash.update(Array(entry.map.utf8) + [0])
+            hash.update(bytes(of: UInt32(entry.key.count)))
+            hash.update(entry.key)
+            hash.update(bytes(of: UInt32(entry.value.count)))
+            hash.update(entry.value)
         }
-        hash.update(data: Array(FG_MAP_PREFIXES.utf8) + [0])
+        hash.update(Array(FG_MAP_PREFIXES.utf8) + [0])
         // The same bytes as an update per field, gathered in a small buffer:
         // three arrays per prefix cost more than the hashing at a million.
         var chunk: [UInt8] = []
@@ -117,12 +116,12 @@ extension MapPlan {
             }
             withUnsafeBytes(of: entry.bucketValue) { chunk.append(contentsOf: $0) }
             if chunk.count > (1 << 16) - 64 {
-                hash.update(data: chunk)
+                hash.update(chunk)
                 chunk.removeAll(keepingCapacity: true)
             }
         }
-        hash.update(data: chunk)
-        return Array(hash.finalize())
+        hash.update(chunk)
+        return hash.finish()
     }
 
     /// The digest as `check` and `status` print it.
