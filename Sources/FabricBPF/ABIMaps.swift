@@ -27,6 +27,7 @@ public enum ABIMaps {
         Spec(name: FG_MAP_SETTINGS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_settings>.size),
         Spec(name: FG_MAP_AGENT_META, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_agent_meta>.size),
         Spec(name: FG_MAP_LAST_VERDICT, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_verdict>.size),
+        Spec(name: FG_MAP_SOURCE_MEMO, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_source_memo>.size),
     ]
 
     public static func spec(named name: String) -> Spec? { all.first { $0.name == name } ?? (name == buckets.name ? buckets : nil) }

@@ -185,11 +185,26 @@ final class KernelUnderTest {
 /// Fills a loaded object's policy maps with `plan` in `bank` and makes that bank active.
 func install(_ plan: MapPlan, bank: UInt32, into object: BPFObject) throws {
     try PolicyWriter.write(plan.entries(bank: bank), bank: bank) { try object.map($0) }
-    var state = fg_state()
-    state.generation = 1
+    // A new generation each time, as the agent makes one: the programs' per-CPU
+    // memo of source lookups (fg_source_memo) is keyed by it.
+    let stateMap = try object.map(FG_MAP_STATE)
+    var state = try stateMap.lookup(key: UInt32(0), as: fg_state.self) ?? fg_state()
+    state.generation += 1
     state.active_bank = bank
     state.abi_version = UInt32(FG_ABI_VERSION)
-    try object.map(FG_MAP_STATE).update(key: UInt32(0), value: state)
+    try stateMap.update(key: UInt32(0), value: state)
+}
+
+/// True when the process may run on one CPU only (`taskset -c N`, as the kernel
+/// tier starts it): a test run judges on the calling CPU, and the programs' per-CPU
+/// memo (fg_source_memo) is only surely tested when the runs that fill it and the
+/// runs that must not trust it meet the same CPU's copy.
+func runsOnOneCPU() -> Bool {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
+    else { return false }
+    let list = line.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces)
+    return !list.isEmpty && list.allSatisfy(\.isNumber)
 }
 
 /// BPF_PROG_TEST_RUN for skb programs refuses (EINVAL) a frame whose EtherType
@@ -374,6 +389,41 @@ do {
             + "\(differential.judged - before) kernel verdicts in \(Int(Date().timeIntervalSince(started))) s")
     }
 
+    // The programs remember source lookups per CPU (fg_source_memo), keyed by the
+    // generation and bank. Two swaps on the object that judged every fixture: to a
+    // policy that gives san-c's sources to san-d and back (the other bank; every
+    // fixture judged as the new policy says), then to the first policy twice, into
+    // the other bank and back into that one with nothing judged between. A memo
+    // keyed by the bank alone would still hold the second policy's owners there.
+    // Under `taskset -c N` (runsOnOneCPU) the memo the fixtures filled is the one
+    // the later test runs read.
+    var swapped = FixtureWorld.policy()
+    let c = swapped.fabrics.firstIndex { $0.name == "san-c" }!, d = swapped.fabrics.firstIndex { $0.name == "san-d" }!
+    (swapped.fabrics[c].prefixes, swapped.fabrics[d].prefixes) = (swapped.fabrics[d].prefixes, swapped.fabrics[c].prefixes)
+    let swappedPlan = try PolicyCompiler.compile(swapped, host: host).plan
+    let (first, second) = (differential.reference, ReferenceDatapath(plan: swappedPlan))
+    let runnable = Fixtures.all.filter(\.kernelRunnable)
+    var swaps: [Differential] = []
+    var changed = 0
+    for (installs, old, new) in [([(swappedPlan, UInt32(0))], first, second), ([(plan, UInt32(1)), (plan, UInt32(0))], second, first)] {
+        for (installed, bank) in installs { try install(installed, bank: bank, into: kernel.object) }
+        var after = Differential(host: host, kernel: kernel, reference: new)
+        for fixture in runnable {
+            guard let link = host.interface(named: fixture.interface) else { fail("no interface \(fixture.interface)") }
+            if old.decide(frame: fixture.frame, ifindex: link.index, direction: fixture.direction)
+                != after.reference.decide(frame: fixture.frame, ifindex: link.index, direction: fixture.direction) {
+                changed += 1
+            }
+            try after.check("after swap \(swaps.count + 1): \(fixture.description)", frame: fixture.frame,
+                            interface: fixture.interface, direction: fixture.direction, fixture: nil)
+        }
+        swaps.append(after)
+    }
+    guard changed > 0 else { fail("the swapped policy judges every fixture as before: the memo's check proves nothing") }
+    if !runsOnOneCPU() { print("selftest: not pinned to one CPU: the memo check may miss a stale memo (run under taskset -c N)") }
+    print("selftest: swaps between policies that give san-c's and san-d's sources to each other: \(changed) verdicts "
+        + "changed, \(swaps.map(\.disagreements).reduce(0, +)) disagreements")
+
     // A large policy: every prefix as a source on each hook. Its tables are full
     // enough that some keys live past their home bucket, the programs' slower path.
     let large = try BenchWorld(prefixes: 10_000, seed: arguments.seed, host: host).plan
@@ -398,9 +448,9 @@ do {
     print("selftest: large policy, \(large.prefixes.count) prefixes (\(awayFromHome) keys past their home bucket), "
         + "\(largeDifferential.judged) kernel verdicts")
 
-    let disagreements = differential.disagreements + largeDifferential.disagreements
+    let disagreements = differential.disagreements + swaps.map(\.disagreements).reduce(0, +) + largeDifferential.disagreements
     print(
-        "selftest: \(differential.judged + largeDifferential.judged) kernel verdicts "
+        "selftest: \(differential.judged + swaps.map(\.judged).reduce(0, +) + largeDifferential.judged) kernel verdicts "
             + "(\(differential.skippedForSkb) short IP frames skipped on tc, judged on XDP), \(disagreements) disagreements")
     exit(disagreements == 0 ? 0 : 1)
 } catch {

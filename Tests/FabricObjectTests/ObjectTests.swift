@@ -65,6 +65,7 @@ struct ObjectTests {
         ("fg_settings", MemoryLayout<fg_settings>.size),
         ("fg_agent_meta", MemoryLayout<fg_agent_meta>.size),
         ("fg_verdict", MemoryLayout<fg_verdict>.size),
+        ("fg_source_memo", MemoryLayout<fg_source_memo>.size),
     ])
     func btfStructSizesEqualSwiftLayout(_ name: String, _ swiftSize: Int) throws {
         #expect(try BPFObject().btfStructSize(name) == swiftSize)

@@ -230,10 +230,34 @@ next_length:
 	return search.value;
 }
 
-/* The longest owner/exempt prefix containing the address, 0 when none does. */
-static __always_inline __u32 fg_lookup_prefix(__u32 bank, const __u64 *addr, __u32 is_ipv6)
+/* The longest owner/exempt prefix containing the address, 0 when none does;
+ * remembered per CPU for `generation` (fg_source_memo). No lock: tc and XDP
+ * programs run with bottom halves off, which on PREEMPT_RT as well is a
+ * per-CPU lock, so two runs on one CPU never interleave and an entry is
+ * always written whole before the next run reads it. */
+static __always_inline __u32 fg_lookup_prefix(__u32 bank, __u64 generation, const __u64 *addr, __u32 is_ipv6)
 {
-	return fg_lookup_tables(bank, is_ipv6 ? FG_TABLES_IPV6 : FG_TABLES_IPV4, addr);
+	__u32 flags = bank | is_ipv6 << 1 | FG_SOURCE_MEMO_USED;
+	__u32 index = ((addr[0] ^ addr[1]) * FG_HASH_K0) >> (64 - FG_SOURCE_MEMO_BITS);
+	struct fg_source_memo *memo = bpf_map_lookup_elem(&fg_source_memo, &index);
+
+	/* Never taken (the index is below FG_SOURCE_MEMO_ENTRIES), but the
+	 * verifier walks it: answered without the tables, it adds no path. */
+	if (!memo)
+		return 0;
+	if (memo->generation != generation || memo->flags != flags || memo->addr[0] != addr[0] ||
+	    memo->addr[1] != addr[1]) {
+		memo->value = fg_lookup_tables(bank, is_ipv6 ? FG_TABLES_IPV6 : FG_TABLES_IPV4, addr);
+		memo->generation = generation;
+		memo->addr[0] = addr[0];
+		memo->addr[1] = addr[1];
+		memo->flags = flags;
+	}
+	/* Read back, hit or miss, as the verifier sees any map value: one
+	 * unknown answer, so the paths after the lookup are walked once (the
+	 * tables' own constant answers split them further, and cost 25 % more
+	 * verification when returned as they were). */
+	return *(volatile __u32 *)&memo->value;
 }
 
 /* One of this host's owned addresses: its local table value, 0 when not. */
@@ -327,6 +351,7 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	struct fg_dir_config cfg;
 	struct fg_state *state;
 	__u32 zero = 0, bank, source, owner, slot;
+	__u64 generation;
 	int parsed;
 
 	/* The active generation is read once: every lookup below uses this bank. */
@@ -334,6 +359,7 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	if (!state)
 		return fg_verdict_of(FG_REASON_UNMANAGED, FG_ACTION_PASS, FG_UNMANAGED_SLOT);
 	bank = *(volatile __u32 *)&state->active_bank & 1;
+	generation = *(volatile __u64 *)&state->generation;
 
 	/* 1. fabric(I) is none, or this direction's hook is off. */
 	iface = fg_lookup_interface(bank, ifindex);
@@ -360,7 +386,7 @@ static __always_inline struct fg_verdict decide(void *data, void *data_end, __u3
 	}
 
 	/* 4. Exempt sources (DHCP, DAD, link-local) pass in both directions. */
-	source = fg_lookup_prefix(bank, pkt.src, pkt.is_ipv6);
+	source = fg_lookup_prefix(bank, generation, pkt.src, pkt.is_ipv6);
 	if (source & FG_PREFIX_EXEMPT)
 		return fg_verdict_of(FG_REASON_EXEMPT, FG_ACTION_PASS, slot);
 	owner = source & FG_PREFIX_FABRIC_MASK;

@@ -321,6 +321,28 @@ struct fg_verdict {
 	__u32 counter_slot;
 };
 
+/*
+ * fg_source_memo: per-CPU array of FG_SOURCE_MEMO_ENTRIES, indexed by a hash
+ * of the address. The programs' memo of a source's prefix lookup (its
+ * fg_prefix_bucket value, 0 for none) under one generation and bank: a flow's
+ * packets after its first skip the prefix tables, the one per-length call
+ * each that arriving traffic pays. The agent never writes it: an entry of
+ * another generation or bank is a miss, so a swap needs no flush, and keying
+ * by the bank as well makes a torn read of fg_state during a flip (one bank,
+ * the other's generation) a key no consistent read meets. A zeroed entry
+ * lacks FG_SOURCE_MEMO_USED and is never a hit.
+ */
+#define FG_SOURCE_MEMO_ENTRIES 256
+#define FG_SOURCE_MEMO_BITS 8
+#define FG_SOURCE_MEMO_USED 4U /* flags: bank | IPv6 << 1 | FG_SOURCE_MEMO_USED */
+
+struct fg_source_memo {
+	__u64 generation;
+	__u64 addr[2]; /* the 16-byte form, as w0, w1 */
+	__u32 flags;
+	__u32 value;   /* fg_lookup_prefix's answer */
+};
+
 /* An enum rather than a macro so that Swift imports it. */
 enum {
 	FG_COUNTER_ENTRIES = (FG_MAX_INTERFACES + 1) * FG_DIR_COUNT * FG_REASON_COUNT * FG_ACTION_COUNT,
@@ -393,6 +415,7 @@ static inline struct fg_counter_cell fg_counter_cell_of(__u32 index)
 #define FG_MAP_SETTINGS "fg_settings"
 #define FG_MAP_AGENT_META "fg_agent_meta"
 #define FG_MAP_LAST_VERDICT "fg_last_verdict"
+#define FG_MAP_SOURCE_MEMO "fg_source_memo"
 
 /* Load-time constants (.rodata) the loader reads or sets. */
 #define FG_RODATA_ABI_VERSION "fg_abi_version"

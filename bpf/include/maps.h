@@ -123,6 +123,13 @@ struct {
 	__uint(max_entries, 1);
 } fg_agent_meta SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct fg_source_memo);
+	__uint(max_entries, FG_SOURCE_MEMO_ENTRIES);
+} fg_source_memo SEC(".maps");
+
 /* Written only when the loader sets fg_record_verdicts (the test tiers, which
  * run one frame at a time: a plain array is enough and easy to read back). */
 struct {
