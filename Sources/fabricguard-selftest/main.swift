@@ -5,7 +5,10 @@
 // every fixture plus N seeded random frames through BPF_PROG_TEST_RUN on each
 // entry point. The kernel's (reason, action, redirect ifindex, counter slot)
 // must equal the reference path's for every frame, and the fixtures' expected
-// verdicts; the per-CPU counters must equal the reference's tally.
+// verdicts; the per-CPU counters must equal the reference's tally. Then two policy
+// swaps on the same object, each judged against the new policy's reference (the
+// programs' per-CPU source memo must not outlive a generation; run it under
+// `taskset -c N` so that one CPU's memo meets every test run).
 //
 //   fabricguard-selftest [--seed N] [--random N] [--corpus DIR [--mutations N]]
 //       --corpus: also every file of a frame fuzz corpus (Fuzz/corpus/frame: byte 0 the
@@ -390,11 +393,12 @@ do {
     }
 
     // The programs remember source lookups per CPU (fg_source_memo), keyed by the
-    // generation and bank. Two swaps on the object that judged every fixture: to a
-    // policy that gives san-c's sources to san-d and back (the other bank; every
-    // fixture judged as the new policy says), then to the first policy twice, into
-    // the other bank and back into that one with nothing judged between. A memo
-    // keyed by the bank alone would still hold the second policy's owners there.
+    // generation and bank. Two swaps on the object that judged every fixture, each
+    // followed by every fixture judged as the new policy says: to a policy that
+    // trades san-c's and san-d's prefixes (into the other bank), then back to the
+    // first policy, written into the other bank and then into the second policy's
+    // bank with nothing judged between. A memo keyed by the bank alone would still
+    // hold the second policy's owners there.
     // Under `taskset -c N` (runsOnOneCPU) the memo the fixtures filled is the one
     // the later test runs read.
     var swapped = FixtureWorld.policy()
