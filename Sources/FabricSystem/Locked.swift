@@ -9,9 +9,9 @@ import Musl
 ///
 /// Why not `Mutex` itself: on Linux its lock is a futex word driven from the
 /// uninstrumented standard library, so the thread sanitizer sees none of its
-/// ordering and reports every access it guards as a race (a ten-line program
-/// of two threads and one `Mutex` gets four reports; the daemon's event hub
-/// failed CI's TSan step this way). pthread_mutex_lock is intercepted by the
+/// ordering and reports the accesses it guards as races (a ten-line program
+/// of two threads and one `Mutex` draws 2-7 reports every run; the daemon's
+/// event hub failed CI's TSan step this way). pthread_mutex_lock is intercepted by the
 /// sanitizer, so these locks are understood, and under it real races stand out.
 public final class Locked<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>

@@ -332,8 +332,8 @@ struct fg_verdict {
  * the other's generation) a key no consistent read meets. A zeroed entry
  * lacks FG_SOURCE_MEMO_USED and is never a hit.
  */
-#define FG_SOURCE_MEMO_ENTRIES 256
 #define FG_SOURCE_MEMO_BITS 8
+#define FG_SOURCE_MEMO_ENTRIES (1 << FG_SOURCE_MEMO_BITS)
 #define FG_SOURCE_MEMO_USED 4U /* flags: bank | IPv6 << 1 | FG_SOURCE_MEMO_USED */
 
 struct fg_source_memo {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * floor-redirect.bpf.c - the least a program that moves misrouted traffic to
- * the right NIC does per frame, for scripts/bench's redirect section: count
- * the frame (as floor.bpf.c does) and hand every IPv4 frame to the interface
- * in fg_floor_target with bpf_redirect_neigh, as fabricguard's redirect does.
+ * the right NIC does per frame, for scripts/bench's redirect section: the
+ * count of floor.h, then every IPv4 frame handed to the interface in
+ * fg_floor_target with bpf_redirect_neigh, as fabricguard's redirect does.
  * No parsing past the EtherType, no decision, and nothing on the target NIC.
  * Its pps against policy routing's is the ceiling of any redirecting design.
  */
@@ -13,10 +13,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-struct floor_counter {
-	__u64 packets;
-	__u64 bytes;
-};
+#include "floor.h"
 
 /* Key 0: the ifindex to redirect to (set by the bench after attaching; 0 passes). */
 struct {
@@ -26,23 +23,12 @@ struct {
 	__type(value, __u32);
 } fg_floor_target SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct floor_counter);
-} fg_floor_redirected SEC(".maps");
-
 SEC("tc")
 int fg_floor_redirect(struct __sk_buff *skb)
 {
 	__u32 zero = 0, *target = bpf_map_lookup_elem(&fg_floor_target, &zero);
-	struct floor_counter *counter = bpf_map_lookup_elem(&fg_floor_redirected, &zero);
 
-	if (counter) {
-		counter->packets++;
-		counter->bytes += skb->len;
-	}
+	fg_floor_count(skb->ifindex, skb->len);
 	if (!target || !*target || skb->protocol != bpf_htons(ETH_P_IP))
 		return TC_ACT_UNSPEC;
 	return bpf_redirect_neigh(*target, NULL, 0, 0);
