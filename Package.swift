@@ -38,6 +38,8 @@ let package = Package(
         // swift-crypto: it compiles its own BoringSSL (241 C files) into each of the five
         // builds CI makes (debug, fuzz, ASan, TSan, release) for one hash function.
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // glibc's <malloc.h> (mallopt), part of libc6-dev.
+        .systemLibrary(name: "CMalloc"),
         // libpcap, for reading captures (Debian: libpcap-dev).
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // Macro-free wrappers over libbpf for Swift (LIBBPF_OPTS, va_list callbacks).
@@ -48,7 +50,7 @@ let package = Package(
         // Reason, Action, Direction and the limits: the ABI header's codes with their names.
         .target(name: "FabricABI", dependencies: ["CFabricABI"]),
         .target(name: "FabricPolicy", dependencies: ["FabricSystem", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem", .product(name: "Yams", package: "Yams")]),
+        .target(name: "FabricHost", dependencies: ["FabricPolicy", "FabricSystem"]),
         .target(
             name: "FabricCompiler",
             dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", "CPrefetch", "CLibCrypto"]
@@ -103,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "fabricguard",
             dependencies: [
-                "FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink", "FabricEvents", "FabricLint",
+                "FabricPolicy", "FabricHost", "FabricABI", "FabricCompiler", "FabricReference", "FabricAgent", "FabricCapture", "FabricSystem", "FabricBPF", "FabricDaemon", "FabricNetlink", "FabricEvents", "FabricLint", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

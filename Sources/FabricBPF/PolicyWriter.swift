@@ -143,28 +143,46 @@ extension BPFMap {
 
     /// Copies `bytes` to the start of an mmap-able array's values: all of
     /// them when `whole`, else only the `BucketBlocks` in `blocks`.
+    ///
+    /// A window of `writeWindow` bytes is mapped at a time: a page written
+    /// through a shared mapping counts toward the process's resident memory
+    /// until it is unmapped, and a bank's buckets at a million prefixes are
+    /// tens of MB that would otherwise all be resident at once, on top of the
+    /// compiled plan they are copied from.
     func writeMapped(_ bytes: [UInt8], blocks: [Range<Int>], whole: Bool) throws(SystemError) {
         guard !bytes.isEmpty, whole || !blocks.isEmpty else { return }
         let length = facts.maxEntries * facts.valueSize  // values of a multiple of 8 bytes: no spacing
+        guard facts.valueSize % 8 == 0 else {
+            throw SystemError(verb: "write map", object: name, errno: EINVAL, detail: "values of \(facts.valueSize) bytes are spaced in the mapping")
+        }
         guard bytes.count <= length else {
             throw SystemError(verb: "write map", object: name, errno: E2BIG, detail: "\(bytes.count) bytes exceed \(length)")
         }
-        // A few blocks: no populating the whole mapping (a page table entry per
-        // 4 KiB, milliseconds at 100 MB) for the pages a write touches.
-        try withMapped(UInt8.self, populate: whole) { values in
-            bytes.withUnsafeBufferPointer { source in
-                guard !whole else {
-                    _ = values.initialize(fromContentsOf: source)
-                    return
-                }
-                for run in blocks {
-                    let range = run.lowerBound * BucketBlocks.bytes..<min(run.upperBound * BucketBlocks.bytes, source.count)
-                    UnsafeMutableRawPointer(values.baseAddress! + range.lowerBound)
-                        .copyMemory(from: source.baseAddress! + range.lowerBound, byteCount: range.count)
+        let runs = whole
+            ? [0..<bytes.count]
+            : blocks.map { $0.lowerBound * BucketBlocks.bytes..<min($0.upperBound * BucketBlocks.bytes, bytes.count) }
+        let page = sysconf(Int32(_SC_PAGESIZE))
+        try bytes.withUnsafeBufferPointer { (source) throws(SystemError) in
+            for start in stride(from: 0, to: bytes.count, by: Self.writeWindow) {
+                let window = start..<min(start + Self.writeWindow, bytes.count)
+                let pieces = runs.map { $0.clamped(to: window) }.filter { !$0.isEmpty }
+                guard !pieces.isEmpty else { continue }
+                // A whole window is populated in one call instead of a fault per page;
+                // a few blocks fault in only the pages they touch.
+                let mapped = (window.count + page - 1) / page * page
+                let base = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_SHARED | (whole ? MAP_POPULATE : 0), fd, off_t(start))
+                guard let base, base != MAP_FAILED else { throw SystemError(verb: "map", object: name, errno: errno) }
+                defer { munmap(base, mapped) }
+                for piece in pieces {
+                    (base + (piece.lowerBound - start))
+                        .copyMemory(from: source.baseAddress! + piece.lowerBound, byteCount: piece.count)
                 }
             }
         }
     }
+
+    /// How much of a map `writeMapped` maps at once: a multiple of every page size.
+    static let writeWindow = 4 << 20
 
     /// The values of an mmap-able array, for the length of `body`: writes
     /// through it are what the programs read. The kernel spaces values 8 bytes

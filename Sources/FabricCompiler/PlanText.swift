@@ -29,7 +29,7 @@ public enum PlanText {
                 return "\(name) (ifindex \(link.index), \(link.usable ? "up" : "down"))"
             }
             lines.append("  interfaces  \(links.joined(separator: ", "))")
-            lines.append("  prefixes    \(fabric.prefixes.map(\.description).joined(separator: ", "))")
+            lines.append("  prefixes    \(listed(fabric.prefixes, limit))")
             lines.append("  egress      \(describe(egress))")
             lines.append("  ingress     \(describe(ingress))")
             lines.append("  redirect    \(entry.redirectInterface ?? "none usable (redirects to this fabric drop as redirect_unavailable)")")
@@ -84,6 +84,14 @@ public enum PlanText {
         if shown.count < entries.count {
             lines.append("    ... \(entries.count - shown.count) more (--full lists them all)")
         }
+    }
+
+    /// A fabric's prefixes on one line, cut at `limit` like the map sections: a policy may
+    /// list a million.
+    static func listed(_ prefixes: [IPPrefix], _ limit: Int?) -> String {
+        let shown = limit.map { prefixes.prefix($0) } ?? prefixes[...]
+        let text = shown.map(\.description).joined(separator: ", ")
+        return shown.count < prefixes.count ? "\(text), ... \(prefixes.count - shown.count) more (--full lists them all)" : text
     }
 
     static func describe(_ settings: EgressSettings) -> String {

@@ -178,39 +178,39 @@ public enum PolicyCompiler {
     /// P. Because the longest match for an address A in this merged set is the
     /// deepest written prefix containing A, its entry is exactly (owner(A), exempt(A)).
     static func mergePrefixes(_ policy: Policy) -> [PrefixEntry] {
-        // Sorted once, merged in one pass: no hashing of a million prefixes.
-        struct Written {
-            var prefix: IPPrefix
-            var owner: UInt32  // 0 for an exempt listing
-        }
-        var written: [Written] = []
-        written.reserveCapacity(policy.fabrics.reduce(policy.exempt.count) { $0 + $1.prefixes.count })
-        for (index, fabric) in policy.fabrics.enumerated() {
-            for prefix in fabric.prefixes { written.append(Written(prefix: prefix, owner: UInt32(index + 1))) }
-        }
-        for prefix in policy.exempt { written.append(Written(prefix: prefix, owner: 0)) }
-        written.sort { $0.prefix < $1.prefix }
-
+        // Sorted once and merged in place in one pass: no hashing of a million
+        // prefixes, and no second array beside the one returned. Until merged,
+        // an entry is one listing: an owner's (`fabricID`) or an exempt one.
         var entries: [PrefixEntry] = []
-        entries.reserveCapacity(written.count)
+        entries.reserveCapacity(policy.fabrics.reduce(policy.exempt.count) { $0 + $1.prefixes.count })
+        for (index, fabric) in policy.fabrics.enumerated() {
+            for prefix in fabric.prefixes { entries.append(PrefixEntry(prefix: prefix, fabricID: UInt32(index + 1), exempt: false)) }
+        }
+        for prefix in policy.exempt { entries.append(PrefixEntry(prefix: prefix, fabricID: 0, exempt: true)) }
+        entries.sort { $0.prefix < $1.prefix }
+
         var enclosingOwners: [(prefix: IPPrefix, fabric: UInt32)] = []
         var enclosingExempt: [IPPrefix] = []
+        var merged = 0
         var next = 0
-        while next < written.count {
-            let prefix = written[next].prefix
+        while next < entries.count {
+            let prefix = entries[next].prefix
             var owned: UInt32?
             var listedExempt = false
-            while next < written.count, written[next].prefix == prefix {
-                if written[next].owner == 0 { listedExempt = true } else { owned = written[next].owner }
+            while next < entries.count, entries[next].prefix == prefix {
+                if entries[next].exempt { listedExempt = true } else { owned = entries[next].fabricID }
                 next += 1
             }
             while let top = enclosingOwners.last, !top.prefix.overlaps(prefix) { enclosingOwners.removeLast() }
             while let top = enclosingExempt.last, !top.overlaps(prefix) { enclosingExempt.removeLast() }
             let owner = owned ?? enclosingOwners.last?.fabric ?? 0
-            entries.append(PrefixEntry(prefix: prefix, fabricID: owner, exempt: listedExempt || !enclosingExempt.isEmpty))
+            // `merged` trails `next`: this overwrites a listing already read.
+            entries[merged] = PrefixEntry(prefix: prefix, fabricID: owner, exempt: listedExempt || !enclosingExempt.isEmpty)
+            merged += 1
             if let owned { enclosingOwners.append((prefix, owned)) }
             if listedExempt { enclosingExempt.append(prefix) }
         }
+        entries.removeLast(entries.count - merged)
         return entries
     }
 

@@ -48,32 +48,41 @@ public struct PrefixBuckets: Sendable, Equatable {
 
     /// `locals` in plan order: a local's index in fg_locals is its position.
     public init(_ prefixes: [PrefixEntry], locals: [LocalEntry] = []) {
-        // Keys by set and length, in plan order (the plan is sorted).
-        var groups: [Int: [(key: AddressWords, value: UInt32)]] = [:]
-        for entry in prefixes {
-            let length = entry.prefix.length + (entry.prefix.family == .ipv4 ? 96 : 0)
-            groups[TableSet(entry.prefix.family).rawValue << 8 | length, default: []]
-                .append((AddressWords(entry.prefix.address), entry.bucketValue))
+        // A key is named by its index (a local's counts on from the prefixes') and
+        // computed where it is needed, never stored: at a million prefixes the
+        // keys and values would be 24 MB beside the 33 MB of buckets they fill.
+        func key(_ index: UInt32) -> (key: AddressWords, value: UInt32) {
+            let index = Int(index)
+            if index < prefixes.count { return (AddressWords(prefixes[index].prefix.address), prefixes[index].bucketValue) }
+            let local = index - prefixes.count
+            return (AddressWords(locals[local].address), locals[local].bucketValue(index: local))
         }
-        for (index, local) in locals.enumerated() {
-            groups[TableSet.locals.rawValue << 8 | 128, default: []]
-                .append((AddressWords(local.address), local.bucketValue(index: index)))
+        // Keys by set and length, in plan order (the plan is sorted).
+        var groups: [Int: [UInt32]] = [:]
+        for (index, entry) in prefixes.enumerated() {
+            let length = entry.prefix.length + (entry.prefix.family == .ipv4 ? 96 : 0)
+            groups[TableSet(entry.prefix.family).rawValue << 8 | length, default: []].append(UInt32(index))
+        }
+        for index in locals.indices {
+            groups[TableSet.locals.rawValue << 8 | 128, default: []].append(UInt32(prefixes.count + index))
         }
 
-        var placed: [(table: Table, keys: [(key: AddressWords, value: UInt32)], positions: [Int])] = []
+        var placed: [(table: Table, keys: [UInt32], positions: [UInt32])] = []
         var next = 0
         for group in groups.keys.sorted(by: >) {
-            let keys = groups[group]!
+            let keys = groups.removeValue(forKey: group)!
             // At most two thirds of the slots filled, then doubled until every
             // key sits within FG_MAX_PROBES buckets of its home.
             var buckets = 2
             while buckets * 2 < keys.count { buckets *= 2 }
             while true {
                 var table = Table(length: group & 0xff, base: next, buckets: buckets)
-                table.filter = keys.reduce(0) { $0 | 1 << ($1.key.hash >> 58) }
-                if let positions = Self.place(keys, in: table) {
+                table.filter = keys.reduce(0) { $0 | 1 << (key($1).key.hash >> 58) }
+                if let positions = Self.place(keys.lazy.map { key($0).key }, in: table) {
                     placed.append((table, keys, positions))
-                    keysAwayFromHome += zip(keys, positions).count { $0.key.home(shift: table.shift) & (buckets - 1) != $1 / Self.slots }
+                    keysAwayFromHome += zip(keys, positions).count {
+                        key($0).key.home(shift: table.shift) & (buckets - 1) != Int($1) / Self.slots
+                    }
                     next += buckets
                     tables[TableSet(rawValue: group >> 8)!, default: []].append(table)
                     break
@@ -86,7 +95,9 @@ public struct PrefixBuckets: Sendable, Equatable {
         var sums = [BucketBlocks.Sum](repeating: .zero, count: BucketBlocks.count(bytes: bytes.count))
         bytes.withUnsafeMutableBytes { raw in
             for (table, keys, positions) in placed {
-                for (entry, position) in zip(keys, positions) {
+                for (index, position) in zip(keys, positions) {
+                    let entry = key(index)
+                    let position = Int(position)
                     let bucket = table.base + position / Self.slots
                     let start = bucket * Self.bucketSize
                     let slot = position % Self.slots
@@ -107,16 +118,16 @@ public struct PrefixBuckets: Sendable, Equatable {
     /// Each key's position (bucket * slots + slot within the table): the first
     /// free slot at or after its home bucket; nil when one would land more than
     /// FG_MAX_PROBES buckets away.
-    private static func place(_ keys: [(key: AddressWords, value: UInt32)], in table: Table) -> [Int]? {
+    private static func place(_ keys: some Collection<AddressWords>, in table: Table) -> [UInt32]? {
         var filled = [UInt8](repeating: 0, count: table.buckets)
-        var positions: [Int] = []
+        var positions: [UInt32] = []
         positions.reserveCapacity(keys.count)
         let mask = table.buckets - 1
-        for entry in keys {
-            let home = entry.key.home(shift: table.shift)
+        for key in keys {
+            let home = key.home(shift: table.shift)
             guard let probe = (0..<maxProbes).first(where: { filled[(home + $0) & mask] < slots }) else { return nil }
             let bucket = (home + probe) & mask
-            positions.append(bucket * slots + Int(filled[bucket]))
+            positions.append(UInt32(bucket * slots + Int(filled[bucket])))
             filled[bucket] += 1
         }
         return positions

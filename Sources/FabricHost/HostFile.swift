@@ -4,7 +4,6 @@ import FoundationEssentials
 import Foundation
 #endif
 import FabricPolicy
-import Yams
 
 extension HostInventory {
     /// Reads the JSON that `fabricguard inventory --json` writes, reporting every problem at its
@@ -15,7 +14,7 @@ extension HostInventory {
     }
 
     static func read(json text: String, file: String) throws(HostInventoryError) -> HostInventory {
-        // The same node reader as the policy's: Yams reads JSON as the YAML subset it is.
+        // The same node reader as the policy's: JSON is read as the YAML subset it is.
         var reader = NodeReader(file: file, vocabulary: .json)
         let root = reader.root(of: text, emptyMessage: "the host file is empty (write it with `fabricguard inventory --json`)")
         guard let root, let inventory = reader.readInventory(root), reader.diagnostics.isEmpty else {
@@ -27,7 +26,7 @@ extension HostInventory {
 
 /// The host file's shape, read field by field.
 fileprivate extension NodeReader {
-    mutating func readInventory(_ root: Node) -> HostInventory? {
+    mutating func readInventory(_ root: YAMLNode) -> HostInventory? {
         guard let fields = mapping(root, "", keys: ["hostname", "interfaces"]) else { return nil }
         let hostname = fields["hostname"].flatMap { isNull($0) ? nil : string($0, "hostname") }
         guard let list = required(fields, "interfaces", of: root, ""), let items = sequence(list, "interfaces") else {
@@ -52,7 +51,7 @@ fileprivate extension NodeReader {
         return HostInventory(hostname: hostname, interfaces: interfaces)
     }
 
-    mutating func readInterface(_ node: Node, _ path: String) -> HostInterface? {
+    mutating func readInterface(_ node: YAMLNode, _ path: String) -> HostInterface? {
         guard let fields = mapping(node, path, keys: ["name", "ifindex", "up", "running", "mac", "addresses", "kind"]) else {
             return nil
         }
@@ -105,7 +104,7 @@ fileprivate extension NodeReader {
         return HostInterface(name: name, index: index, up: up, running: running, mac: mac, addresses: addresses, kind: kind)
     }
 
-    mutating func readAddress(_ node: Node, _ path: String) -> HostAddress? {
+    mutating func readAddress(_ node: YAMLNode, _ path: String) -> HostAddress? {
         guard let fields = mapping(node, path, keys: ["address", "prefix_length"]) else { return nil }
         let address = required(fields, "address", of: node, path).flatMap { value -> IPAddress? in
             guard let text = string(value, "\(path).address") else { return nil }

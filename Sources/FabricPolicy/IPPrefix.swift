@@ -2,8 +2,19 @@
 /// zero: a prefix written with host bits set is rejected, not silently masked,
 /// because `10.1.0.5/24` in a policy is far more often a typo than an intent.
 public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let address: IPAddress
-    public let length: Int
+    // Stored as two words and two bytes rather than as an `IPAddress` and an `Int`:
+    // `UInt128`'s 16-byte alignment made a prefix 32 bytes, this is 24, and a policy
+    // may list a million of them (held by the policy and again by the plan).
+    private let high: UInt64
+    private let low: UInt64
+    private let storedLength: UInt8
+    private let isIPv6: Bool
+
+    public var address: IPAddress {
+        isIPv6 ? .v6(UInt128(high) << 64 | UInt128(low)) : .v4(UInt32(truncatingIfNeeded: low))
+    }
+
+    public var length: Int { Int(storedLength) }
 
     public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case missingLength(String)
@@ -39,8 +50,7 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
         guard masked == address else {
             throw .hostBitsSet(suggestion: IPPrefix(unchecked: masked, length: length))
         }
-        self.address = address
-        self.length = length
+        self.init(unchecked: address, length: length)
     }
 
     /// Parses `ADDRESS/LENGTH`; a bare address is refused so that intent is explicit.
@@ -67,8 +77,13 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     private init(unchecked address: IPAddress, length: Int) {
-        self.address = address
-        self.length = length
+        switch address {
+        case .v4(let value):
+            (high, low, isIPv6) = (0, UInt64(value), false)
+        case .v6(let value):
+            (high, low, isIPv6) = (UInt64(truncatingIfNeeded: value >> 64), UInt64(truncatingIfNeeded: value), true)
+        }
+        storedLength = UInt8(clamping: length)
     }
 
     public var family: IPAddress.Family { address.family }

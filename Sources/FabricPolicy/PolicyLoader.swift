@@ -1,5 +1,4 @@
 import FabricSystem
-import Yams
 
 /// Reads a policy file into a `Policy`, or reports every problem in it at once.
 ///
@@ -44,7 +43,7 @@ public enum PolicyLoader {
 fileprivate extension NodeReader {
     // MARK: Document
 
-    mutating func readPolicy(_ root: Node) -> Policy? {
+    mutating func readPolicy(_ root: YAMLNode) -> Policy? {
         guard let fields = mapping(root, "", keys: ["version", "fabrics", "egress", "ingress", "exempt", "management", "events"])
         else { return nil }
 
@@ -63,7 +62,7 @@ fileprivate extension NodeReader {
 
         var fabrics: [Fabric] = []
         if let node = fields["fabrics"] {
-            let items = sequence(node, "fabrics") ?? []
+            let items = sequence(node, "fabrics").map(Array.init) ?? []
             if items.isEmpty, node.sequence != nil {
                 fail(at: node, "fabrics", "no fabric is declared")
             }
@@ -96,7 +95,7 @@ fileprivate extension NodeReader {
         return policy
     }
 
-    mutating func readFabric(_ node: Node, _ path: String) -> Fabric? {
+    mutating func readFabric(_ node: YAMLNode, _ path: String) -> Fabric? {
         guard let fields = mapping(node, path, keys: ["name", "interfaces", "prefixes", "egress", "ingress"]) else {
             return nil
         }
@@ -131,7 +130,7 @@ fileprivate extension NodeReader {
         return Fabric(name: name, interfaces: interfaces, prefixes: owned, egress: egress, ingress: ingress)
     }
 
-    mutating func readEgress(_ node: Node, _ path: String) -> EgressOverride {
+    mutating func readEgress(_ node: YAMLNode, _ path: String) -> EgressOverride {
         guard let fields = mapping(node, path, keys: ["mode", "action", "unowned"]) else { return EgressOverride() }
         return EgressOverride(
             mode: fields["mode"].flatMap { choice($0, "\(path).mode", Mode.self) },
@@ -139,7 +138,7 @@ fileprivate extension NodeReader {
             unowned: fields["unowned"].flatMap { choice($0, "\(path).unowned", UnownedAction.self) })
     }
 
-    mutating func readEvents(_ node: Node, _ path: String) -> EventSettings {
+    mutating func readEvents(_ node: YAMLNode, _ path: String) -> EventSettings {
         var settings = EventSettings()
         guard let fields = mapping(node, path, keys: ["rate", "burst"]) else { return settings }
         if let value = fields["rate"], let rate = integer(value, "\(path).rate") {
@@ -159,7 +158,7 @@ fileprivate extension NodeReader {
         return settings
     }
 
-    mutating func readIngress(_ node: Node, _ path: String) -> IngressOverride {
+    mutating func readIngress(_ node: YAMLNode, _ path: String) -> IngressOverride {
         guard let fields = mapping(node, path, keys: ["mode", "checks", "action"]) else { return IngressOverride() }
         var action: ViolationAction?
         if let value = fields["action"], let chosen = choice(value, "\(path).action", ViolationAction.self) {
@@ -171,7 +170,7 @@ fileprivate extension NodeReader {
         }
         var checks: [IngressCheck]?
         if let value = fields["checks"] {
-            let items = sequence(value, "\(path).checks") ?? []
+            let items = sequence(value, "\(path).checks").map(Array.init) ?? []
             checks = items.enumerated().compactMap { choice($1, "\(path).checks[\($0)]", IngressCheck.self) }
         }
         return IngressOverride(
@@ -180,7 +179,7 @@ fileprivate extension NodeReader {
 
     // MARK: Typed values
 
-    mutating func prefixes(_ node: Node, _ path: String) -> [IPPrefix] {
+    mutating func prefixes(_ node: YAMLNode, _ path: String) -> [IPPrefix] {
         // One pass over the items for their locations and values: each node
         // copied out of the tree costs reference counting, a million times.
         guard let items = sequence(node, path, locateItems: false) else { return [] }
@@ -190,9 +189,9 @@ fileprivate extension NodeReader {
         locations.reserveCapacity(items.count)
         defer { recordItemLocations(path, locations) }
         for (index, item) in items.enumerated() {
-            locations.append(SourceLocation(line: item.mark?.line ?? 1, column: item.mark?.column ?? 1))
+            locations.append(item.location)
             // The item's path is spelled out only for a diagnostic: a policy may list a million.
-            if let text = item.scalar?.string, let prefix = try? IPPrefix(parsing: text) {
+            if let text = item.text, let prefix = try? IPPrefix(parsing: text) {
                 result.append(prefix)
                 continue
             }
@@ -207,7 +206,7 @@ fileprivate extension NodeReader {
         return result
     }
 
-    mutating func interfaceNames(_ node: Node, _ path: String) -> [String] {
+    mutating func interfaceNames(_ node: YAMLNode, _ path: String) -> [String] {
         guard let items = sequence(node, path) else { return [] }
         return items.enumerated().compactMap { index, item -> String? in
             let itemPath = "\(path)[\(index)]"

@@ -70,17 +70,8 @@ struct Apply: ParsableCommand {
         let agent = pins.agent()
         // A first apply's program verification runs while the policy is read.
         agent.preloadPrograms()
-        // The text is read once: what is applied is exactly what a rollback would restore.
-        let text: String
-        let policy: Policy
-        do {
-            text = try TextFile.read(enforce.policy, verb: "read policy", maximumSize: TextFile.policyMaximumSize)
-            policy = try PolicyLoader.parse(yaml: text, file: enforce.policy)
-        } catch let error as PolicyError {
-            throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
-        } catch {
-            throw CommandFailure(status: .usageOrPolicy, message: "\(error)")
-        }
+        let runtime = pins.runtime
+        let (policy, snapshot) = try readPolicy(runtime: runtime)
         let host: HostInventory
         do {
             host = try LiveHost().inventory()
@@ -88,7 +79,6 @@ struct Apply: ParsableCommand {
             throw CommandFailure(status: .runtimeFailure, message: "apply \(enforce.policy): \(error)")
         }
         let vet = try enforce.lockoutGuard("apply", host: host)
-        let runtime = pins.runtime
         let armed = try confirm.map { try arm($0) }
         let confirmBy = armed.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0.deadline)) }
         let report: ApplyReport
@@ -105,11 +95,12 @@ struct Apply: ParsableCommand {
                 kill(armed.helperPID, SIGTERM)
                 runtime.clearConfirmation()
             }
+            if case .success(let staged) = snapshot { unlink(staged) }
             throw error.failure
         }
         do {
-            try PrivateDirectory.make(runtime.path)
-            try TextFile.write(text, to: runtime.appliedPolicy)
+            let staged = try snapshot.get()
+            try SystemError.check(rename(staged, runtime.appliedPolicy), "rename \(staged) to", runtime.appliedPolicy)
         } catch {
             FileHandleOutput.standardError("apply: warning: keep a copy of the applied policy for --confirm: \(error)")
         }
@@ -135,6 +126,29 @@ struct Apply: ParsableCommand {
             let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: armed.deadline))
             print("not confirmed yet: run `fabricguard confirm\(pins.pinDir == PinOptions.defaultPinDir ? "" : " --pin-dir \(pins.pinDir)")` before \(when), or \(armed.previous.map { "the policy confirmed before (applied from \($0))" } ?? "nothing (everything unloads)") comes back")
         }
+    }
+
+    /// The policy, and its text staged beside the applied-policy snapshot (renamed into
+    /// place once the apply succeeds). The text is read once, so what is applied is exactly
+    /// what a rollback would restore, and it is not kept: at a million prefixes it is 16 MB
+    /// that would stay resident through the apply.
+    private func readPolicy(runtime: RuntimeDirectory) throws -> (Policy, snapshot: Result<String, any Error>) {
+        let text: String
+        let policy: Policy
+        do {
+            text = try TextFile.read(enforce.policy, verb: "read policy", maximumSize: TextFile.policyMaximumSize)
+            policy = try PolicyLoader.parse(yaml: text, file: enforce.policy)
+        } catch let error as PolicyError {
+            throw CommandFailure(status: .usageOrPolicy, message: error.description, diagnostics: error.diagnostics)
+        } catch {
+            throw CommandFailure(status: .usageOrPolicy, message: "\(error)")
+        }
+        let staged = runtime.appliedPolicy + ".staged"
+        return (policy, Result {
+            try PrivateDirectory.make(runtime.path)
+            try TextFile.write(text, to: staged)
+            return staged
+        })
     }
 
     /// Arms `--confirm`'s rollback before anything changes: the policy to go back

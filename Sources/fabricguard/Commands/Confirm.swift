@@ -92,7 +92,7 @@ struct RollbackHelper: ParsableCommand {
         runtime.clearConfirmation()
         let line = "\(ISO8601DateFormatter().string(from: Date())) \(message)\n"
         if let log = FileHandle(forWritingAtPath: runtime.rollbackLog) ?? {
-            FileManager.default.createFile(atPath: runtime.rollbackLog, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: runtime.rollbackLog, contents: nil, attributes: [.posixPermissions: 0o600])
             return FileHandle(forWritingAtPath: runtime.rollbackLog)
         }() {
             log.seekToEndOfFile()
