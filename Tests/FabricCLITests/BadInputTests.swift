@@ -141,7 +141,13 @@ struct BadInputTests {
         // The error names the file it refused, and does not quote the input back.
         #expect(result.stderr.contains(path), "\(result.stderr)")
         #expect(result.stderr.utf8.count < 1000, "\(result.stderr.prefix(1000))")
+        // Bounded memory: the fixture policy alone is about 30 MiB; the files here are up
+        // to 70 MB, and before the limits /dev/zero grew to 8.9 GB.
+        #expect(result.peakMebibytes < Self.memoryBound, "peak \(result.peakMebibytes) MiB")
     }
+
+    /// A debug build's bound (under a sanitizer the runtime's shadow memory counts too).
+    static let memoryBound = ProcessInfo.processInfo.environment["FABRICGUARD_SANITIZER"] == nil ? 160 : 1024
 
     @Test func dashReadsStandardInput() throws {
         let policy = try Data(contentsOf: URL(fileURLWithPath: CLITests.path("policy.yaml")))
@@ -166,60 +172,123 @@ struct BadInputTests {
 }
 
 /// Runs the executable with a deadline: past it the child is killed and the run says so.
+/// Spawned with posix_spawn and reaped with wait4, which gives the child's own peak RSS.
 enum BoundedRun {
     struct Result {
         var status: Int32
         var stdout: String
         var stderr: String
         var timedOut: Bool
+        /// The child's peak resident set (wait4's ru_maxrss), in MiB.
+        var peakMebibytes: Int
     }
 
+    /// pipe2(O_CLOEXEC) is not imported: the lock keeps every spawn of ours out of the
+    /// window between pipe() and FD_CLOEXEC, so no other child inherits these pipes.
+    private static let spawning = NSLock()
+
     static func run(_ arguments: [String], input: Data? = nil, deadline: Duration) throws -> Result {
-        let process = Process()
-        process.executableURL = CLITests.executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdin = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        try process.run()
+        spawning.lock()
+        var stdinPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0, input == nil || pipe(&stdinPipe) == 0 else {
+            spawning.unlock()
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        for end in outPipe + errPipe + stdinPipe where end >= 0 { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if input != nil {
+            posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // `swift test` runs with SIGINT blocked; the child starts with a clean mask.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), defaults = sigset_t()
+        sigemptyset(&empty)
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([CLITests.executable.path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, CLITests.executable.path, &actions, &attributes, argv, environ)
+        for end in [stdinPipe[0], outPipe[1], errPipe[1]] where end >= 0 { close(end) }
+        spawning.unlock()
+        guard spawned == 0 else {
+            for end in [stdinPipe[1], outPipe[0], errPipe[0]] where end >= 0 { close(end) }
+            throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO)
+        }
         // Output is drained while the child runs so a full pipe cannot stall it.
-        let outputs = OutputDrain(out: out, err: err)
+        let outputs = OutputDrain(out: outPipe[0], err: errPipe[0])
         if let input {
             // The child may stop reading (a cap): a write to its closed pipe must fail, not kill the runner.
             signal(SIGPIPE, SIG_IGN)
+            let writer = stdinPipe[1]
             DispatchQueue.global().async {
-                try? stdin.fileHandleForWriting.write(contentsOf: input)
-                try? stdin.fileHandleForWriting.close()
+                input.withUnsafeBytes { bytes in
+                    var written = 0
+                    while written < bytes.count {
+                        let count = write(writer, bytes.baseAddress! + written, bytes.count - written)
+                        if count <= 0 { break }
+                        written += count
+                    }
+                }
+                close(writer)
             }
         }
-        let seconds = Double(deadline.components.seconds) + Double(deadline.components.attoseconds) / 1e18
-        let timedOut = finished.wait(timeout: .now() + seconds) == .timedOut
-        if timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            finished.wait()
+        var status: Int32 = 0
+        var usage = rusage()
+        var timedOut = false
+        let end = ContinuousClock.now + deadline
+        while wait4(pid, &status, WNOHANG, &usage) == 0 {
+            if ContinuousClock.now >= end {
+                timedOut = true
+                kill(pid, SIGKILL)
+                while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+                break
+            }
+            usleep(2_000)
         }
         let (stdout, stderr) = outputs.collect()
-        return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr, timedOut: timedOut)
+        let exit = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f
+        return Result(
+            status: exit, stdout: stdout, stderr: stderr, timedOut: timedOut, peakMebibytes: Int(usage.ru_maxrss) / 1024)
     }
 
     final class OutputDrain: @unchecked Sendable {
-        private var out = Data(), err = Data()
+        private var out: [UInt8] = [], err: [UInt8] = []
         private let group = DispatchGroup()
 
-        init(out: Pipe, err: Pipe) {
+        init(out: Int32, err: Int32) {
             group.enter()
             DispatchQueue.global().async {
-                self.out = out.fileHandleForReading.readDataToEndOfFile()
+                self.out = Self.readAll(out)
                 self.group.leave()
             }
             group.enter()
             DispatchQueue.global().async {
-                self.err = err.fileHandleForReading.readDataToEndOfFile()
+                self.err = Self.readAll(err)
                 self.group.leave()
+            }
+        }
+
+        static func readAll(_ descriptor: Int32) -> [UInt8] {
+            defer { close(descriptor) }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { return bytes }
+                bytes += buffer[..<count]
             }
         }
 
