@@ -144,13 +144,13 @@ let package = Package(
         .testTarget(name: "FabricEventsTests", dependencies: ["FabricEvents", "FabricBPF", "FabricABI", "FabricAgent", "FabricFixtures", "FabricPolicy", "FabricReference"]),
         .testTarget(name: "FabricFuzzTests", dependencies: ["FabricFuzz", "FabricFixtures", "FabricCapture"]),
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
-        .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures"]),
+        .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures", "FabricSystem"]),
         // Object/ABI tier: the embedded object against the ABI header; no privileges.
         .testTarget(name: "FabricObjectTests", dependencies: ["FabricBPF", "CFabricABI", "CLibBPF"]),
         // The kernel tiers (root, network namespaces; required in CI).
         .testTarget(
             name: "FabricKernelTests",
-            dependencies: ["FabricBPF", "FabricCompiler", "FabricPolicy", "CFabricABI", "fabricguard", "fabricguard-selftest", "FabricFixtures", "FabricHost"]
+            dependencies: ["FabricBPF", "FabricCompiler", "FabricPolicy", "CFabricABI", "fabricguard", "fabricguard-selftest", "FabricFixtures", "FabricHost", "FabricSystem"]
         ),
     ]
 )

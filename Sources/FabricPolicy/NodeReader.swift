@@ -75,8 +75,8 @@ public struct NodeReader {
         return nil
     }
 
-    /// The items of a list, as the tree holds them: not copied into an array
-    /// (a list of a million prefixes is 70 MB of nodes).
+    /// The items of a list, as the document holds them: not copied into an array
+    /// (a policy may list a million prefixes).
     /// `locateItems: false` leaves recording the items' locations to the caller
     /// (`recordItemLocations`), for a caller that walks the items anyway.
     public mutating func sequence(_ node: YAMLNode, _ path: String, locateItems: Bool = true) -> YAMLNode.Items? {

@@ -24,14 +24,14 @@ public enum PolicyLoader {
     public static func parse(yaml: String, file: String = "<policy>") throws(PolicyError) -> Policy {
         var reader = NodeReader(file: file)
         guard let policy = read(yaml, with: &reader) else { throw PolicyError(file: file, diagnostics: reader.diagnostics) }
-        // The rules run over the model once the tree is gone: at a million
-        // prefixes the tree is 120 MB and the ownership check's sort 70 MB.
+        // The rules run over the model once the document is gone: at a million
+        // prefixes the document is about 40 MB, and the ownership check sorts a copy of every prefix.
         for diagnostic in PolicyRules.check(policy) { reader.append(diagnostic) }
         guard reader.diagnostics.isEmpty else { throw PolicyError(file: file, diagnostics: reader.diagnostics) }
         return policy
     }
 
-    /// The policy as written, its fields checked one by one; the node tree lives only in here.
+    /// The policy as written, its fields checked one by one; the document lives only in here.
     private static func read(_ yaml: String, with reader: inout NodeReader) -> Policy? {
         let root = reader.root(
             of: yaml, emptyMessage: "the policy is empty (it needs at least `version: 1` and `fabrics:`)")

@@ -1,6 +1,7 @@
 import FabricFixtures
 import FabricPolicy
 import FabricReference
+import FabricSystem
 import Foundation
 import Testing
 
@@ -205,21 +206,12 @@ enum BoundedRun {
         }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        // `swift test` runs with SIGINT blocked; the child starts with a clean mask.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), defaults = sigset_t()
-        sigemptyset(&empty)
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([CLITests.executable.path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, CLITests.executable.path, &actions, &attributes, argv, environ)
+        let spawned = SpawnAttributes.withCleanSignals { attributes in
+            posix_spawn(&pid, CLITests.executable.path, &actions, attributes, argv, environ)
+        }
         for end in [stdinPipe[0], outPipe[1], errPipe[1]] where end >= 0 { close(end) }
         spawning.unlock()
         guard spawned == 0 else {

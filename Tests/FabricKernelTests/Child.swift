@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import FabricSystem
 #endif
 
 /// A child process started with posix_spawn and reaped with waitpid.
@@ -48,16 +49,6 @@ final class Child {
             posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), defaults = sigset_t()
-        sigemptyset(&empty)
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -66,7 +57,9 @@ final class Child {
         let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
         var child: pid_t = 0
-        let started = posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
+        let started = SpawnAttributes.withCleanSignals { attributes in
+            posix_spawnp(&child, arguments[0], &actions, attributes, argv, envp)
+        }
         if pipeEnds[1] >= 0 { close(pipeEnds[1]) }
         guard started == 0 else {
             if pipeEnds[0] >= 0 { close(pipeEnds[0]) }

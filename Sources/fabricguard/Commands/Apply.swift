@@ -72,6 +72,8 @@ struct Apply: ParsableCommand {
         agent.preloadPrograms()
         let runtime = pins.runtime
         let (policy, snapshot) = try readPolicy(runtime: runtime)
+        // Renamed into place once applied; gone whatever stops this apply before that.
+        defer { if case .success(let staged) = snapshot { unlink(staged) } }
         let host: HostInventory
         do {
             host = try LiveHost().inventory()
@@ -95,7 +97,6 @@ struct Apply: ParsableCommand {
                 kill(armed.helperPID, SIGTERM)
                 runtime.clearConfirmation()
             }
-            if case .success(let staged) = snapshot { unlink(staged) }
             throw error.failure
         }
         do {
