@@ -252,33 +252,18 @@ public final class LinuxDatapath: Datapath {
     /// scrape reads the slots in use, not all 257.
     public func counters(slots: UInt32) throws -> [CounterKey: CounterValue] {
         guard let counters = try mapIfPinned(FG_MAP_COUNTERS) else { return [:] }
-        let perSlot = Int(FG_DIR_COUNT.rawValue) * Reason.count * Action.count
-        let unmanaged = Int(ABILimits.unmanagedSlot) * perSlot
+        let unmanaged = Int(ABILimits.unmanagedSlot)
         var result: [CounterKey: CounterValue] = [:]
-        for range in [0..<Int(min(slots, ABILimits.unmanagedSlot)) * perSlot, unmanaged..<unmanaged + perSlot] {
-            try read(counters, keys: range, into: &result)
+        for range in [0..<Int(min(slots, ABILimits.unmanagedSlot)), unmanaged..<unmanaged + 1] where !range.isEmpty {
+            for (index, sum) in try counters.counterSums(slots: range) {
+                let cell = fg_counter_cell_of(index)
+                let key = CounterKey(
+                    slot: cell.slot, direction: cell.direction == UInt32(Direction.egress.code) ? .egress : .ingress,
+                    reason: Reason(rawValue: UInt8(cell.reason)), action: Action(rawValue: UInt8(cell.action)))
+                result[key] = CounterValue(packets: sum.packets, bytes: sum.bytes)
+            }
         }
         return result
-    }
-
-    private func read(_ counters: BPFMap, keys: Range<Int>, into result: inout [CounterKey: CounterValue]) throws {
-        guard !keys.isEmpty else { return }
-        let values = try counters.arrayValues(as: fg_counter_value.self, keys: keys)
-        let cpus = counters.valuesPerKey
-        result.reserveCapacity(result.count + values.count / cpus)
-        for offset in 0..<values.count / cpus {
-            let index = keys.lowerBound + offset
-            var sum = CounterValue(packets: 0, bytes: 0)
-            for value in values[offset * cpus..<(offset + 1) * cpus] {
-                sum.packets &+= value.packets
-                sum.bytes &+= value.bytes
-            }
-            let cell = fg_counter_cell_of(UInt32(index))
-            let key = CounterKey(
-                slot: cell.slot, direction: cell.direction == UInt32(Direction.egress.code) ? .egress : .ingress,
-                reason: Reason(rawValue: UInt8(cell.reason)), action: Action(rawValue: UInt8(cell.action)))
-            result[key] = sum
-        }
     }
 
     public func eventTallies() throws -> [EventKey: EventTally] {
@@ -306,14 +291,8 @@ public final class LinuxDatapath: Datapath {
         let tallies = try map(FG_MAP_EVENT_TALLY)
         for slot in slots {
             for reason in 0..<UInt32(Reason.count) { try tallies.zeroPerCPU(key: fg_event_index(slot, reason)) }
-            for direction in Direction.allCases {
-                for reason in 0..<UInt32(Reason.count) {
-                    for action in 0..<UInt32(Action.count) {
-                        try counters.zeroPerCPU(key: fg_counter_index(slot, UInt32(direction.code), reason, action))
-                    }
-                }
-            }
         }
+        try counters.setCounters(slots: slots) { _ in fg_counter_value() }
     }
 
     // MARK: Removal

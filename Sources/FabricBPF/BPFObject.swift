@@ -27,7 +27,15 @@ public final class BPFObject: @unchecked Sendable {
             throw SystemError(verb: "open BPF object", object: name, errno: code)
         }
         self.handle = handle
+        // fg_counters holds every possible CPU's counters (fabricguard_abi.h): sized
+        // here, before any pinned map is matched against it.
+        if let counters = bpf_object__find_map_by_name(handle, FG_MAP_COUNTERS) {
+            bpf_map__set_max_entries(counters, fg_counter_key(UInt32(Self.possibleCPUs), 0))
+        }
     }
+
+    /// The CPUs the kernel may ever run a program on (what per-CPU data is sized for).
+    public static var possibleCPUs: Int { Int(libbpf_num_possible_cpus()) }
 
     /// The object this binary embeds.
     public convenience init() throws(SystemError) {

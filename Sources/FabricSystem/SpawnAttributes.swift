@@ -10,9 +10,10 @@ import Musl
 /// Why: a child inherits its parent's signal mask and ignored signals, and `swift test`
 /// runs with SIGINT blocked, so a child told to stop with SIGINT would never see it.
 public enum SpawnAttributes {
-    /// Calls `body` with the attributes, valid only inside it.
+    /// Calls `body` with the attributes, valid only inside it. With `newProcessGroup` the
+    /// child leads a group of its own, so that one kill(-pid) reaches what it starts too.
     public static func withCleanSignals<Result>(
-        _ body: (UnsafePointer<posix_spawnattr_t>) throws -> Result
+        newProcessGroup: Bool = false, _ body: (UnsafePointer<posix_spawnattr_t>) throws -> Result
     ) rethrows -> Result {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -23,7 +24,9 @@ public enum SpawnAttributes {
         for signal in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        if newProcessGroup { posix_spawnattr_setpgroup(&attributes, 0) }
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (newProcessGroup ? POSIX_SPAWN_SETPGROUP : 0)))
         return try body(&attributes)
     }
 }

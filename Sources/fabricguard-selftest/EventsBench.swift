@@ -82,8 +82,6 @@ enum CounterFill {
     static func run(pinDirectory: String, slots: Int, everyCell: Bool) throws {
         let counters = try BPFMap.pinned(at: "\(pinDirectory)/maps/\(FG_MAP_COUNTERS)", name: FG_MAP_COUNTERS)
         let tallies = try BPFMap.pinned(at: "\(pinDirectory)/maps/\(FG_MAP_EVENT_TALLY)", name: FG_MAP_EVENT_TALLY)
-        let cpus = counters.valuesPerKey
-        var keys: [UInt8] = [], values: [UInt8] = []
         let cells: [(Direction, Reason, Action)] = everyCell
             ? Direction.allCases.flatMap { direction in
                 (0..<UInt8(Reason.count)).flatMap { reason in
@@ -91,17 +89,17 @@ enum CounterFill {
                 }
             }
             : possible.flatMap { direction, reason, actions in actions.map { (direction, reason, $0) } }
-        for slot in 0..<UInt32(slots) {
-            for (direction, reason, action) in cells {
-                keys += BPFMap.bytes(of: fg_counter_index(slot, UInt32(direction.code), UInt32(reason.rawValue), UInt32(action.rawValue)))
-                for cpu in 0..<cpus {
-                    values += BPFMap.bytes(of: fg_counter_value(packets: UInt64(1 + cpu + Int(reason.rawValue)), bytes: 1500))
-                }
-            }
+        var filled: Set<UInt32> = []
+        for (direction, reason, action) in cells {
+            filled.insert(fg_counter_index(0, UInt32(direction.code), UInt32(reason.rawValue), UInt32(action.rawValue)))
         }
-        try counters.updateBatch(keys: keys, values: values)
-        keys = []
-        values = []
+        try counters.setCounters(slots: 0..<UInt32(slots)) { index in
+            let cell = fg_counter_cell_of(index)
+            let inSlotZero = fg_counter_index(0, cell.direction, cell.reason, cell.action)
+            return filled.contains(inSlotZero) ? fg_counter_value(packets: UInt64(1 + cell.reason), bytes: 1500) : fg_counter_value()
+        }
+        let cpus = tallies.valuesPerKey
+        var keys: [UInt8] = [], values: [UInt8] = []
         let violations = Set(cells.filter { $0.2 != .pass }.map(\.1.rawValue))
         for slot in 0..<UInt32(slots) {
             for reason in violations.sorted().map(UInt32.init) {

@@ -172,16 +172,14 @@ final class KernelUnderTest {
     /// Per-(slot, direction, reason, action) packet and byte sums over all CPUs.
     func counterTotals() throws -> [UInt32: (packets: UInt64, bytes: UInt64)] {
         var totals: [UInt32: (packets: UInt64, bytes: UInt64)] = [:]
-        for index in 0..<UInt32(counters.facts.maxEntries) {
-            guard let values = try counters.perCPU(key: index, as: fg_counter_value.self) else { continue }
-            let packets = values.reduce(0) { $0 + $1.packets }
-            if packets != 0 { totals[index] = (packets, values.reduce(0) { $0 + $1.bytes }) }
+        for (index, sum) in try counters.counterSums(slots: 0..<Int(ABILimits.unmanagedSlot) + 1) where sum.packets != 0 {
+            totals[index] = (sum.packets, sum.bytes)
         }
         return totals
     }
 
     func resetCounters() throws {
-        for index in 0..<UInt32(counters.facts.maxEntries) { try counters.zeroPerCPU(key: index) }
+        try counters.setCounters(slots: 0...ABILimits.unmanagedSlot) { _ in fg_counter_value() }
     }
 }
 

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define FG_ABI_VERSION 5
+#define FG_ABI_VERSION 6
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -249,7 +249,12 @@ struct fg_state {
 	__u8 digest[FG_DIGEST_LEN];
 };
 
-/* fg_counters: per-CPU array indexed by fg_counter_index(). */
+/* fg_counters: a plain array holding every CPU's counters one CPU after the
+ * other, indexed by fg_counter_key(cpu, fg_counter_index()); the loader sizes
+ * it to the possible CPUs times FG_COUNTER_ENTRIES before load. Not a per-CPU
+ * array: the kernel allocates a per-CPU array's values one by one (23,130 of
+ * them on every first load, where this is one allocation of the same bytes),
+ * and a per-CPU lookup reads the value's pointer before the value. */
 struct fg_counter_value {
 	__u64 packets;
 	__u64 bytes;
@@ -345,7 +350,8 @@ struct fg_source_memo {
 
 /* An enum rather than a macro so that Swift imports it. */
 enum {
-	FG_COUNTER_ENTRIES = (FG_MAX_INTERFACES + 1) * FG_DIR_COUNT * FG_REASON_COUNT * FG_ACTION_COUNT,
+	FG_COUNTER_CELLS = FG_DIR_COUNT * FG_REASON_COUNT * FG_ACTION_COUNT, /* per slot */
+	FG_COUNTER_ENTRIES = (FG_MAX_INTERFACES + 1) * FG_COUNTER_CELLS,       /* per CPU */
 };
 
 static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
@@ -354,6 +360,12 @@ static inline __u32 fg_counter_index(__u32 slot, __u32 direction, __u32 reason,
 	return ((slot * FG_DIR_COUNT + direction) * FG_REASON_COUNT + reason) *
 		       FG_ACTION_COUNT +
 	       action;
+}
+
+/* One CPU's copy of a counter: CPUs never write each other's. */
+static inline __u32 fg_counter_key(__u32 cpu, __u32 index)
+{
+	return cpu * FG_COUNTER_ENTRIES + index;
 }
 
 enum {

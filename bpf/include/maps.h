@@ -84,10 +84,10 @@ struct {
 } fg_state SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fg_counter_value);
-	__uint(max_entries, FG_COUNTER_ENTRIES);
+	__uint(max_entries, FG_COUNTER_ENTRIES); /* times the possible CPUs, set at load */
 } fg_counters SEC(".maps");
 
 struct {

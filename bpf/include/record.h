@@ -105,7 +105,8 @@ suppressed:
 static __always_inline void fg_record(const struct fg_verdict *v, __u32 direction, __u32 ifindex, void *data,
 				      void *data_end, __u64 len)
 {
-	__u32 index = fg_counter_index(v->counter_slot, direction, v->reason, v->action);
+	__u32 index = fg_counter_key(bpf_get_smp_processor_id(),
+				     fg_counter_index(v->counter_slot, direction, v->reason, v->action));
 	struct fg_counter_value *counter;
 	__u32 zero = 0;
 
