@@ -1,4 +1,5 @@
 import CYaml
+import FabricSystem
 
 /// A YAML (or JSON) document composed from libyaml's events into flat arrays, in one pass that
 /// also enforces `YAMLLimits`.
@@ -54,6 +55,13 @@ public final class YAMLDocument: Sendable {
         var kind: YAMLNode.Kind
         var style: YAMLNode.Style
         var tag: YAMLNode.Tag
+
+        /// A scalar's text, from the buffer its bytes are in.
+        func text(in bytes: [UInt8]) -> String {
+            bytes.withUnsafeBufferPointer {
+                String(decoding: UnsafeBufferPointer(rebasing: $0[Int(start)..<Int(start + count)]), as: UTF8.self)
+            }
+        }
     }
 
     // MARK: Composing
@@ -115,7 +123,7 @@ public final class YAMLDocument: Sendable {
 
         enum Step { case more, done, failed(Failure) }
 
-        mutating func document() -> YAMLDocument {
+        func document() -> YAMLDocument {
             YAMLDocument(entries: entries, children: children, bytes: bytes, rootIndex: root)
         }
 
@@ -213,7 +221,7 @@ public final class YAMLDocument: Sendable {
             for position in stride(from: items.startIndex, to: items.endIndex, by: 2) {
                 let key = Int(items[position])
                 guard entries[key].kind == .scalar else { continue }
-                let text = String(decoding: bytes[Int(entries[key].start)..<Int(entries[key].start + entries[key].count)], as: UTF8.self)
+                let text = entries[key].text(in: bytes)
                 if seen[text] == nil { seen[text] = key } else { repeated.insert(text) }
             }
             guard let first = repeated.min(), let key = seen[first] else { return nil }
@@ -236,27 +244,13 @@ extension YAMLDocument.Failure {
         switch parser.error {
         case YAML_READER_ERROR:
             // The reader gives a byte offset, not a mark.
-            (line, column) = Self.position(ofByte: parser.problem_offset, in: text)
+            (line, column) = TextFile.position(ofByte: parser.problem_offset, in: text)
             reason = .encoding(problem: problem, value: Int(parser.problem_value))
         case _ where problem.hasPrefix("Maximum nesting level"):
             reason = .limit(YAMLLimits.depthMessage)
         default:
             reason = .syntax(problem)
         }
-    }
-
-    /// Line and column (1-based, in characters) of a byte offset.
-    static func position(ofByte offset: Int, in text: UnsafeBufferPointer<UInt8>) -> (line: Int, column: Int) {
-        var line = 1, column = 1
-        for byte in text.prefix(offset) {
-            if byte == 0x0a {
-                line += 1
-                column = 1
-            } else if byte & 0xc0 != 0x80 {
-                column += 1
-            }
-        }
-        return (line, column)
     }
 }
 
@@ -304,10 +298,7 @@ public struct YAMLNode {
     /// A scalar's text; nil for a collection.
     public var text: String? {
         let entry = entry
-        guard entry.kind == .scalar else { return nil }
-        return document.bytes.withUnsafeBufferPointer {
-            String(decoding: UnsafeBufferPointer(rebasing: $0[Int(entry.start)..<Int(entry.start + entry.count)]), as: UTF8.self)
-        }
+        return entry.kind == .scalar ? entry.text(in: document.bytes) : nil
     }
 
     /// A sequence's items; nil for anything else.

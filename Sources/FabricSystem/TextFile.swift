@@ -114,6 +114,20 @@ public enum TextFile {
         return bytes
     }
 
+    /// Line and column (1-based, the column in characters) of a byte offset in UTF-8 text.
+    public static func position(ofByte offset: Int, in bytes: some Collection<UInt8>) -> (line: Int, column: Int) {
+        var line = 1, column = 1
+        for byte in bytes.prefix(offset) {
+            if byte == 0x0a {
+                line += 1
+                column = 1
+            } else if byte & 0xc0 != 0x80 {
+                column += 1
+            }
+        }
+        return (line, column)
+    }
+
     /// The bytes as a String, or an error at the first byte that is not UTF-8: a policy
     /// is text, and U+FFFD in an interface name would be accepted as a different name.
     static func text(_ bytes: [UInt8], verb: String, name: String) throws(SystemError) -> String {
@@ -128,9 +142,7 @@ public enum TextFile {
             case .emptyInput: break loop
             }
         }
-        let line = bytes[..<offset].reduce(1) { $0 + ($1 == 0x0a ? 1 : 0) }
-        let lineStart = bytes[..<offset].lastIndex(of: 0x0a).map { $0 + 1 } ?? 0
-        let column = bytes[lineStart..<offset].reduce(1) { $0 + ($1 & 0xc0 == 0x80 ? 0 : 1) }
+        let (line, column) = position(ofByte: offset, in: bytes)
         let byte = String(bytes[offset], radix: 16, uppercase: true)
         throw SystemError(
             verb: verb, object: name, errno: 0,
