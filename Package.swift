@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "CFabricABI"),
         // __builtin_prefetch, for the dry-run's reading ahead (prefix tables, flow table).
         .target(name: "CPrefetch"),
+        .target(name: "CThreads"),
         // libbpf itself, from the system (Debian: libbpf-dev, libelf-dev).
         .systemLibrary(
             name: "CLibBPF",
@@ -46,7 +47,7 @@ let package = Package(
         .target(name: "CBPFShim", dependencies: ["CLibBPF", "CFabricABI"]),
 
         // Errors that carry an errno ("verb object: cause (errno N)") and the checks that make them.
-        .target(name: "FabricSystem"),
+        .target(name: "FabricSystem", dependencies: ["CThreads"]),
         // Reason, Action, Direction and the limits: the ABI header's codes with their names.
         .target(name: "FabricABI", dependencies: ["CFabricABI"]),
         .target(name: "FabricPolicy", dependencies: ["FabricSystem", .product(name: "Yams", package: "Yams")]),
@@ -55,7 +56,7 @@ let package = Package(
             name: "FabricCompiler",
             dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "CFabricABI", "CPrefetch", "CLibCrypto"]
         ),
-        .target(name: "FabricReference", dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "FabricCompiler", "CFabricABI", "CPrefetch"]),
+        .target(name: "FabricReference", dependencies: ["FabricABI", "FabricPolicy", "FabricHost", "FabricCompiler", "FabricSystem", "CFabricABI", "CPrefetch"]),
         // The typed libbpf wrapper: objects, maps checked against the ABI, attach points.
         // The BPF object is embedded (built by bpf/Makefile, committed like bpf2go's output).
         .target(
@@ -146,7 +147,7 @@ let package = Package(
         .testTarget(name: "FabricReferenceTests", dependencies: ["FabricReference", "FabricFixtures"]),
         .testTarget(name: "FabricCLITests", dependencies: ["fabricguard", "FabricFixtures", "FabricSystem"]),
         // Object/ABI tier: the embedded object against the ABI header; no privileges.
-        .testTarget(name: "FabricObjectTests", dependencies: ["FabricBPF", "CFabricABI", "CLibBPF"]),
+        .testTarget(name: "FabricObjectTests", dependencies: ["FabricBPF", "CFabricABI", "CLibBPF", "FabricSystem"]),
         // The kernel tiers (root, network namespaces; required in CI).
         .testTarget(
             name: "FabricKernelTests",

@@ -32,6 +32,11 @@ public final class BPFObject: @unchecked Sendable {
         if let counters = bpf_object__find_map_by_name(handle, FG_MAP_COUNTERS) {
             bpf_map__set_max_entries(counters, fg_counter_key(UInt32(Self.possibleCPUs), 0))
         }
+        // The programs' shorter paths where the verifier will allow them (globals.h,
+        // fg_perfmon); an object without the constant (the empty one) has none.
+        if Capability.perfmonCapable, (try? constant(FG_RODATA_PERFMON)) != nil {
+            try setConstant(FG_RODATA_PERFMON, 1)
+        }
     }
 
     /// The CPUs the kernel may ever run a program on (what per-CPU data is sized for).

@@ -7,30 +7,65 @@ import FabricPolicy
 /// `stats --json` compare line by line) plus the offending flows.
 public struct DryRun {
     public let datapath: ReferenceDatapath
-    /// ifindex -> name on the capture's host.
-    let names: [UInt32: String]
+    /// Every frame's first step: counted, attributed to an interface, parsed.
+    var intake: Intake
 
-    public private(set) var frames = 0
+    /// Frames read from the capture, attributed or not.
+    public var frames: Int { intake.frames }
     public private(set) var judged: UInt64 = 0
     /// Counters as the kernel keeps them: one flat table per interface seen,
     /// indexed by (direction, reason, action), so a frame costs no hashing.
     private var slots: [UInt32: Int] = [:]
     private var slotIfindexes: [UInt32] = []
     private var last: (ifindex: UInt32, slot: Int) = (.max, 0)
-    /// The last ifindex looked up in `names`, and whether it was there: frames come in
-    /// runs from one interface, and a lookup per frame costs a hash of its own.
-    private var lastNamed: (ifindex: UInt32, known: Bool) = (.max, false)
     /// Frames submitted, parsed and not yet decided (see `submit`).
     private var pending: [Pending] = []
     private var packets: [UInt64] = []
     private var bytes: [UInt64] = []
     private var verdicts = [UInt64](repeating: 0, count: Verdict.allCases.count)
     private var flows = FlowTable()
-    private var unattributedFrames = 0
     /// Frames the capture cut short (snaplen) before the headers the decision reads: not judged.
     public private(set) var captureTruncated = 0
-    private var unattributedIndexes: Set<UInt32> = []
     private var flowsDropped: UInt64 = 0
+
+    /// A frame's first step, before any decision: counted, attributed to an interface
+    /// the host has (else counted as unattributed), parsed. Its own value so that
+    /// `DryRunPipeline` runs it on the reading thread while another decides.
+    struct Intake: Sendable {
+        /// ifindex -> name on the capture's host.
+        let names: [UInt32: String]
+        private(set) var frames = 0
+        private(set) var unattributedFrames = 0
+        private(set) var unattributedIndexes: Set<UInt32> = []
+        /// The last ifindex looked up in `names`, and whether it was there: frames come in
+        /// runs from one interface, and a lookup per frame costs a hash of its own.
+        private var lastNamed: (ifindex: UInt32, known: Bool) = (.max, false)
+
+        init(names: [UInt32: String]) { self.names = names }
+
+        /// The frame parsed, nil when its interface is unknown (counted as unattributed).
+        mutating func admit(
+            frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
+            truncated: Bool
+        ) -> Pending? {
+            frames += 1
+            guard let ifindex, isNamed(ifindex) else {
+                unattributedFrames += 1
+                if let ifindex { unattributedIndexes.insert(ifindex) }
+                return nil
+            }
+            return Pending(
+                parsed: ReferenceDatapath.classify(frame), wireLength: wireLength, ifindex: ifindex, direction: direction,
+                time: time, truncated: truncated)
+        }
+
+        private mutating func isNamed(_ ifindex: UInt32) -> Bool {
+            if ifindex != lastNamed.ifindex {
+                lastNamed = (ifindex, names[ifindex] != nil)
+            }
+            return lastNamed.known
+        }
+    }
 
     /// Flows kept in the table; beyond it, offending frames still count, their flows do not.
     public static let flowLimit = 65_536
@@ -118,7 +153,7 @@ public struct DryRun {
 
     public init(datapath: ReferenceDatapath, interfaceNames: [UInt32: String]) {
         self.datapath = datapath
-        names = interfaceNames
+        intake = Intake(names: interfaceNames)
         pending.reserveCapacity(Self.batchSize)
     }
 
@@ -154,60 +189,71 @@ public struct DryRun {
         frame: UnsafeRawBufferPointer, wireLength: Int, ifindex: UInt32?, direction: Direction, time: Timestamp,
         truncated: Bool = false
     ) {
-        frames += 1
-        guard let ifindex, isNamed(ifindex) else {
-            unattributedFrames += 1
-            if let ifindex { unattributedIndexes.insert(ifindex) }
-            return
-        }
-        pending.append(Pending(
-            parsed: ReferenceDatapath.classify(frame), wireLength: wireLength, ifindex: ifindex, direction: direction,
-            time: time, truncated: truncated))
+        guard let admitted = intake.admit(
+            frame: frame, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
+        else { return }
+        pending.append(admitted)
         if pending.count == Self.batchSize { flush() }
     }
 
     /// Decides and counts every submitted frame, in the order submitted.
     public mutating func flush() {
         guard !pending.isEmpty else { return }
+        var batch: [Pending] = []
+        swap(&batch, &pending)
+        Self.decide(&batch, with: datapath)
+        tally(&batch)
+        batch.removeAll(keepingCapacity: true)
+        pending = batch
+    }
+
+    /// Decides every frame of `batch`, `batchSize` at a time. Pure (the datapath is
+    /// only read), so any thread may decide a batch that another then counts.
+    static func decide(_ batch: inout [Pending], with datapath: ReferenceDatapath) {
+        for start in stride(from: 0, to: batch.count, by: batchSize) {
+            decide(&batch, start..<min(start + batchSize, batch.count), with: datapath)
+        }
+    }
+
+    private static func decide(_ batch: inout [Pending], _ range: Range<Int>, with datapath: ReferenceDatapath) {
         // Prefetch every frame's source lookup, level by level, so that the batch's
         // misses overlap and the decisions below find the nodes cached.
-        for frame in pending {
-            datapath.prefetchStart(frame.parsed)
+        for position in range {
+            datapath.prefetchStart(batch[position].parsed)
         }
         var walking = false
-        for position in pending.indices {
-            pending[position].node = datapath.prefetchNode(startingFor: pending[position].parsed)
-            walking = walking || pending[position].node >= 0
+        for position in range {
+            batch[position].node = datapath.prefetchNode(startingFor: batch[position].parsed)
+            walking = walking || batch[position].node >= 0
         }
         var level = 1
-        while walking, level < Self.prefetchLevels {
+        while walking, level < prefetchLevels {
             walking = false
-            for position in pending.indices where pending[position].node >= 0 {
-                pending[position].node = datapath.prefetchNode(after: pending[position].node, for: pending[position].parsed)
-                walking = walking || pending[position].node >= 0
+            for position in range where batch[position].node >= 0 {
+                batch[position].node = datapath.prefetchNode(after: batch[position].node, for: batch[position].parsed)
+                walking = walking || batch[position].node >= 0
             }
             level += 1
         }
-        for position in pending.indices {
-            let frame = pending[position]
-            pending[position].decision = datapath.decide(frame.parsed, ifindex: frame.ifindex, direction: frame.direction)
+        for position in range {
+            let frame = batch[position]
+            batch[position].decision = datapath.decide(frame.parsed, ifindex: frame.ifindex, direction: frame.direction)
         }
-        // The same for the flow table's slots of the violations, then count in order.
-        for position in pending.indices where Self.isFlow(pending[position]) {
-            pending[position].flowHash = FlowTable.hash(Self.flowKey(pending[position]))
-            flows.prefetch(hash: pending[position].flowHash)
-        }
-        for frame in pending {
-            count(frame)
-        }
-        pending.removeAll(keepingCapacity: true)
     }
 
-    private mutating func isNamed(_ ifindex: UInt32) -> Bool {
-        if ifindex != lastNamed.ifindex {
-            lastNamed = (ifindex, names[ifindex] != nil)
+    /// Counts every decided frame of `batch`, in order, `batchSize` at a time: the
+    /// flow table's slots of a chunk's violations are prefetched together first.
+    mutating func tally(_ batch: inout [Pending]) {
+        for start in stride(from: 0, to: batch.count, by: Self.batchSize) {
+            let chunk = start..<min(start + Self.batchSize, batch.count)
+            for position in chunk where Self.isFlow(batch[position]) {
+                batch[position].flowHash = FlowTable.hash(Self.flowKey(batch[position]))
+                flows.prefetch(hash: batch[position].flowHash)
+            }
+            for position in chunk {
+                count(batch[position])
+            }
         }
-        return lastNamed.known
     }
 
     /// Counts a decided frame. A frame the capture cut (`truncated`) whose verdict is
@@ -273,6 +319,7 @@ public struct DryRun {
 
     public func report(capture: String, linkType: String, top: Int) -> DryRunReport {
         precondition(pending.isEmpty, "DryRun.report with submitted frames undecided: flush() first")
+        let names = intake.names
         var rows: [CounterReport.Row] = []
         for (slot, ifindex) in slotIfindexes.enumerated() {
             for cell in 0..<Self.cellsPerInterface where packets[slot * Self.cellsPerInterface + cell] > 0 {
@@ -296,7 +343,7 @@ public struct DryRun {
                     interface: names[key.ifindex] ?? "ifindex \(key.ifindex)", direction: direction, reason: reason, action: action,
                     packets: tally.packets, first: tally.first, last: tally.last)
             },
-            unattributed: DryRunReport.Unattributed(frames: unattributedFrames, ifindexes: unattributedIndexes.sorted()),
+            unattributed: DryRunReport.Unattributed(frames: intake.unattributedFrames, ifindexes: intake.unattributedIndexes.sorted()),
             captureTruncated: captureTruncated, untrackedViolations: flowsDropped)
     }
 }

@@ -12,6 +12,9 @@ public enum Capability: Int, CaseIterable, Sendable, CustomStringConvertible {
     case sysAdmin = 21
     /// Creating maps and loading programs.
     case bpf = 39
+    /// Not needed; with it the verifier allows pointer arithmetic the programs
+    /// then use for shorter paths (globals.h, fg_perfmon).
+    case perfmon = 38
 
     public var description: String {
         switch self {
@@ -19,7 +22,15 @@ public enum Capability: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .dacOverride: "CAP_DAC_OVERRIDE"
         case .sysAdmin: "CAP_SYS_ADMIN"
         case .bpf: "CAP_BPF"
+        case .perfmon: "CAP_PERFMON"
         }
+    }
+
+    /// Whether the verifier will grant this process allow_ptr_leaks and
+    /// bypass_spec_v1 (the kernel's perfmon_capable(): CAP_PERFMON or CAP_SYS_ADMIN).
+    public static var perfmonCapable: Bool {
+        guard let have = effective() else { return false }
+        return have.contains(.perfmon) || have.contains(.sysAdmin)
     }
 
     /// What `apply`, `run` and `unload` need (docs/cli.md, "Privileges"). Not

@@ -3,7 +3,7 @@ import FabricCapture
 import FabricCompiler
 import FabricFixtures
 import FabricPolicy
-import FabricReference
+@testable import FabricReference
 import Foundation
 import Testing
 
@@ -187,28 +187,61 @@ struct DryRunTests {
         return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
-    /// `submit` decides in batches (prefetching ahead); `judge` one frame at a time. Over
-    /// random frames (every reason, damaged and cut ones, unknown interfaces), a count
-    /// that is no multiple of the batch, the reports are the same.
-    @Test func batchesCountAsFramesJudgedOneByOne() throws {
-        var random = RandomFrames(seed: 0xba7c4)
-        var single = try Self.engine()
-        var batched = try Self.engine()
+    /// 20,011 random frames (every reason, damaged and cut ones, unknown and missing
+    /// interfaces; a count that is no multiple of any batch), each handed to `body` with
+    /// its wire length, where and when it was seen, and whether the capture cut it.
+    static func randomCapture(
+        seed: UInt64,
+        _ body: (UnsafeRawBufferPointer, _ wireLength: Int, _ ifindex: UInt32?, Direction, DryRun.Timestamp, _ truncated: Bool) -> Void
+    ) {
+        var random = RandomFrames(seed: seed)
         for index in 0..<20_011 {
             let sample = random.next()
             let ifindex: UInt32? = index % 97 == 0 ? 99 : index % 101 == 0 ? nil : FixtureWorld.ifindex(sample.interface)
             let time = DryRun.Timestamp(seconds: index / 1000, microseconds: index % 1000)
-            let truncated = index % 7 == 0
             sample.frame.withUnsafeBytes { frame in
-                single.judge(frame: frame, wireLength: frame.count + 4, ifindex: ifindex, direction: sample.direction, time: time, truncated: truncated)
-                batched.submit(frame: frame, wireLength: frame.count + 4, ifindex: ifindex, direction: sample.direction, time: time, truncated: truncated)
+                body(frame, frame.count + 4, ifindex, sample.direction, time, index % 7 == 0)
             }
+        }
+    }
+
+    /// `submit` decides in batches (prefetching ahead); `judge` one frame at a time. Over
+    /// `randomCapture`, the reports are the same.
+    @Test func batchesCountAsFramesJudgedOneByOne() throws {
+        var single = try Self.engine()
+        var batched = try Self.engine()
+        Self.randomCapture(seed: 0xba7c4) { frame, wireLength, ifindex, direction, time, truncated in
+            single.judge(frame: frame, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
+            batched.submit(frame: frame, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
         }
         batched.flush()
         let report = single.report(capture: "x", linkType: "EN10MB", top: 1_000)
         #expect(report.packets > 10_000 && report.captureTruncated > 0 && report.unattributed.frames > 0 && report.topFlows.count > 10)
         #expect(try Self.json(batched.report(capture: "x", linkType: "EN10MB", top: 1_000)) == Self.json(report))
         #expect(batched.violations == single.violations)
+    }
+
+    /// `dry-run` reads on one thread and decides on another, the reader deciding a batch
+    /// itself whenever the worker is behind. Over `randomCapture`, in tiny batches
+    /// (thousands of handoffs, the queue often full), in dry-run's own, and inline on one
+    /// thread, the reports are the one-by-one report: the same counts, flows and times.
+    @Test(arguments: [(threads: true, handoffFrames: 7, queued: 1), (true, 1024, 2), (false, 7, 1)])
+    func pipelineCountsAsFramesJudgedOneByOne(threads: Bool, handoffFrames: Int, queued: Int) throws {
+        var single = try Self.engine()
+        let plan = try PolicyCompiler.compile(FixtureWorld.policy(), host: FixtureWorld.host).plan
+        let names = Dictionary(uniqueKeysWithValues: FixtureWorld.host.interfaces.map { ($0.index, $0.name) })
+        var pipeline = DryRunPipeline(
+            datapath: ReferenceDatapath(plan: plan), interfaceNames: names, threads: threads, handoffFrames: handoffFrames,
+            queued: queued)
+        Self.randomCapture(seed: 0xd1ce) { frame, wireLength, ifindex, direction, time, truncated in
+            single.judge(frame: frame, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
+            pipeline.submit(frame: frame, wireLength: wireLength, ifindex: ifindex, direction: direction, time: time, truncated: truncated)
+        }
+        let piped = pipeline.finish()
+        let report = single.report(capture: "x", linkType: "EN10MB", top: 1_000)
+        #expect(report.frames == 20_011 && report.captureTruncated > 0 && report.unattributed.frames > 0 && report.topFlows.count > 10)
+        #expect(try Self.json(piped.report(capture: "x", linkType: "EN10MB", top: 1_000)) == Self.json(report))
+        #expect(piped.violations == single.violations)
     }
 
     /// Past `flowLimit` distinct offending flows, frames still count, their flows do not.

@@ -1,5 +1,6 @@
 import CFabricABI
 import FabricBPF
+import FabricSystem
 import Foundation
 import Testing
 
@@ -75,5 +76,12 @@ struct ObjectTests {
     @Test func theObjectCarriesItsABIVersion() throws {
         #expect(try BPFObject().constant(FG_RODATA_ABI_VERSION) == UInt32(FG_ABI_VERSION))
         #expect(try BPFObject().constant(FG_RODATA_RECORD_VERDICTS) == 0)
+    }
+
+    /// The shorter paths (globals.h, fg_perfmon) are asked for exactly when the verifier
+    /// will allow them: CAP_PERFMON or CAP_SYS_ADMIN in the effective set. The kernel
+    /// tier's least-privilege test loads the object without either, and enforces.
+    @Test func theLoaderAsksForTheShorterPathsOnlyWithPerfmon() throws {
+        #expect(try BPFObject().constant(FG_RODATA_PERFMON) == (Capability.perfmonCapable ? 1 : 0))
     }
 }

@@ -432,6 +432,7 @@ static inline struct fg_counter_cell fg_counter_cell_of(__u32 index)
 /* Load-time constants (.rodata) the loader reads or sets. */
 #define FG_RODATA_ABI_VERSION "fg_abi_version"
 #define FG_RODATA_RECORD_VERDICTS "fg_record_verdicts"
+#define FG_RODATA_PERFMON "fg_perfmon"
 
 #define FG_PROG_TC_EGRESS "fg_tc_egress"
 #define FG_PROG_TC_INGRESS "fg_tc_ingress"

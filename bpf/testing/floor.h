@@ -31,18 +31,23 @@ struct {
 	__type(value, struct floor_counter);
 } fg_floor_counters SEC(".maps");
 
-static __always_inline void fg_floor_count(__u32 ifindex, __u64 len)
+/* Counts a frame of `len` bytes in counter `index`. */
+static __always_inline void fg_floor_add(__u32 index, __u64 len)
 {
-	__u32 *slot = bpf_map_lookup_elem(&fg_floor_slot, &ifindex);
-	struct floor_counter *counter;
+	struct floor_counter *counter = bpf_map_lookup_elem(&fg_floor_counters, &index);
 
-	if (!slot)
-		return;
-	counter = bpf_map_lookup_elem(&fg_floor_counters, slot);
 	if (!counter)
 		return;
 	counter->packets++;
 	counter->bytes += len;
+}
+
+static __always_inline void fg_floor_count(__u32 ifindex, __u64 len)
+{
+	__u32 *slot = bpf_map_lookup_elem(&fg_floor_slot, &ifindex);
+
+	if (slot)
+		fg_floor_add(*slot, len);
 }
 
 #endif /* FABRICGUARD_FLOOR_H */

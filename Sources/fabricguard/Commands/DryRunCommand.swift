@@ -26,7 +26,8 @@ struct DryRunCommand: ParsableCommand {
             (`tcpdump -s 20`) cut before the headers the decision reads are counted as
             capture_truncated, not judged, and never fail --fail-on-violation; cut frames
             whose headers were kept are judged as usual. Memory stays flat whatever the
-            capture size.
+            capture size. With two CPUs or more (the affinity mask: `taskset -c 0` for
+            one), a second thread decides while the first reads.
 
             Examples:
               tcpdump -i any -w host.pcap                 # on the storage host
@@ -92,14 +93,14 @@ struct DryRunCommand: ParsableCommand {
         }
 
         let names = Dictionary(uniqueKeysWithValues: host.interfaces.map { ($0.index, $0.name) })
-        var dryRun = DryRun(datapath: ReferenceDatapath(plan: compilation.plan), interfaceNames: names)
+        var pipeline = DryRunPipeline(datapath: ReferenceDatapath(plan: compilation.plan), interfaceNames: names)
         // A plain local: an option read through its property wrapper costs a generic
         // metadata lookup, once per frame inside the loop.
         let fixedDirection = direction
         do {
             // Parsed in libpcap's buffer (no copy per frame), decided in batches.
             while try reader.withNextFrame({ captured, bytes in
-                dryRun.submit(
+                pipeline.submit(
                     frame: bytes, wireLength: captured.wireLength, ifindex: fixedIndex ?? captured.interfaceIndex,
                     direction: fixedDirection ?? captured.direction ?? .ingress,
                     time: DryRun.Timestamp(seconds: captured.seconds, microseconds: captured.microseconds),
@@ -108,7 +109,7 @@ struct DryRunCommand: ParsableCommand {
         } catch {
             throw CommandFailure(status: .runtimeFailure, message: "dry-run: \(error)")
         }
-        dryRun.flush()
+        let dryRun = pipeline.finish()
         let report = dryRun.report(capture: pcap, linkType: reader.linkType.name, top: top)
         if output.json {
             try JSONOutput.print(report)
