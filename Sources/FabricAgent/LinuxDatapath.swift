@@ -14,9 +14,9 @@ public final class LinuxDatapath: Datapath {
     public let pinDirectory: String
     /// This instance's tc filter, derived from the pin directory.
     public let tcFilter: TCFilter
-    private var object: BPFObject?
+    private var object: ProgramSet?
     /// Loaded by `loadPrograms`, for the next `prepare`.
-    private var preloaded: BPFObject?
+    private var preloaded: ProgramSet?
     private var openedMaps: [String: BPFMap] = [:]
 
     public init(pinDirectory: String) {
@@ -54,19 +54,17 @@ public final class LinuxDatapath: Datapath {
     }
 
     /// The embedded object, with the maps pinned in `directory` adopted and its
-    /// programs loaded (the verifier's part), nothing pinned or attached.
-    private static func loadObject(adoptingPinsIn directory: String) throws -> BPFObject {
-        let object = try BPFObject()
-        // A binary and an object that disagree on the ABI must never meet the kernel.
-        let built = try object.constant(FG_RODATA_ABI_VERSION)
-        guard built == UInt32(FG_ABI_VERSION) else {
-            throw SystemError(
-                verb: "load", object: "embedded BPF object", errno: 0,
-                detail: "it was built for ABI \(built), this binary speaks ABI \(FG_ABI_VERSION)")
+    /// programs loaded (the verifier's part, in parallel), nothing pinned or attached.
+    private static func loadObject(adoptingPinsIn directory: String) throws -> ProgramSet {
+        try ProgramSet(names: [FG_PROG_TC_EGRESS, FG_PROG_TC_INGRESS, FG_PROG_XDP_INGRESS], adoptingPinsIn: directory) { object throws(SystemError) in
+            // A binary and an object that disagree on the ABI must never meet the kernel.
+            let built = try object.constant(FG_RODATA_ABI_VERSION)
+            guard built == UInt32(FG_ABI_VERSION) else {
+                throw SystemError(
+                    verb: "load", object: "embedded BPF object", errno: 0,
+                    detail: "it was built for ABI \(built), this binary speaks ABI \(FG_ABI_VERSION)")
+            }
         }
-        try object.reusePinnedMaps(in: directory)
-        try object.load()
-        return object
     }
 
     public func prepareMapsOnly() throws {

@@ -114,6 +114,17 @@ public final class BPFObject: @unchecked Sendable {
         return adopted
     }
 
+    /// Makes every declared map use `owner`'s (created by its load, or adopted from a
+    /// pin) instead of one of its own: objects opened from the same bytes then share
+    /// their maps, and each may load a different program (`load(programs:)`).
+    public func reuseMaps(of owner: BPFObject) throws(SystemError) {
+        for map in declaredMaps() {
+            let mapName = String(cString: bpf_map__name(map))
+            let fd = try owner.map(mapName).fd
+            try SystemError.checkNegated(bpf_map__reuse_fd(map, fd), "reuse map", mapName)
+        }
+    }
+
     /// Pins every declared map under `directory` that is not pinned there yet.
     public func pinMaps(in directory: String) throws(SystemError) {
         for map in declaredMaps() {
@@ -181,6 +192,17 @@ public final class BPFObject: @unchecked Sendable {
     public func load() throws(SystemError) {
         try SystemError.checkNegated(bpf_object__load(handle), "load BPF object", name)
         isLoaded = true
+    }
+
+    /// Loads the programs named in `programs` only; the others stay unloaded. With
+    /// none, the load creates the maps (those not reused) and verifies nothing.
+    public func load(programs: Set<String>) throws(SystemError) {
+        var program = bpf_object__next_program(handle, nil)
+        while let current = program {
+            bpf_program__set_autoload(current, programs.contains(String(cString: bpf_program__name(current))))
+            program = bpf_object__next_program(handle, current)
+        }
+        try load()
     }
 
     public func map(_ mapName: String) throws(SystemError) -> BPFMap {

@@ -96,6 +96,24 @@ struct LifecycleTests {
         #expect(try lab.ourPrograms("sana0") == 2)
     }
 
+    /// The programs load on threads of their own, sharing the maps of one more instance
+    /// (ProgramSet); with one CPU in the affinity mask they load in turn on one thread.
+    /// Either way every program sees the policy: a misrouted leak is dropped and counted
+    /// by tc egress, and the XDP program is attached beside it.
+    @Test(arguments: [false, true])
+    func theProgramsShareTheMapsLoadedInParallelOrInTurn(oneCPU: Bool) throws {
+        let lab = try Lab(oneCPU ? "onecpu" : "twocpu", ipv4Only: true)
+        defer { lab.close() }
+        let apply = lab.agentCommand(["apply", "--policy", try lab.policy("enforce.yaml")])
+        let applied = try Command.run((oneCPU ? ["taskset", "-c", "0"] : []) + apply)
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(try lab.ourPrograms("sana0") == 2)
+        try lab.misroute()
+        let (b, pb) = (lab.host["sanb0"]!, lab.array["portb"]!)
+        _ = try lab.probeReport(.host, ["udp-send", "--from", b.ipv4, "--to", pb.ipv4, "--port", "9781", "--count", "3"])
+        #expect(try lab.counter("sana0", "egress", "foreign_source", "drop") == 3)
+    }
+
     /// The default hook on the lab's veths is tc ingress (XDP costs more there), read
     /// from the link type netlink reports; an unchanged re-apply keeps it.
     @Test func autoIngressHookTakesTCOnVeth() throws {
