@@ -201,10 +201,16 @@ public struct DryRun {
         guard !pending.isEmpty else { return }
         var batch: [Pending] = []
         swap(&batch, &pending)
-        Self.decide(&batch, with: datapath)
-        tally(&batch)
+        decideAndCount(&batch)
         batch.removeAll(keepingCapacity: true)
         pending = batch
+    }
+
+    /// Decides every frame of `batch` (unless another thread did: `decided`), then counts
+    /// them in order: `flush`'s work, and `DryRunPipeline`'s on whichever thread counts.
+    mutating func decideAndCount(_ batch: inout [Pending], decided: Bool = false) {
+        if !decided { Self.decide(&batch, with: datapath) }
+        tally(&batch)
     }
 
     /// Decides every frame of `batch`, `batchSize` at a time. Pure (the datapath is
@@ -243,7 +249,7 @@ public struct DryRun {
 
     /// Counts every decided frame of `batch`, in order, `batchSize` at a time: the
     /// flow table's slots of a chunk's violations are prefetched together first.
-    mutating func tally(_ batch: inout [Pending]) {
+    private mutating func tally(_ batch: inout [Pending]) {
         for start in stride(from: 0, to: batch.count, by: Self.batchSize) {
             let chunk = start..<min(start + Self.batchSize, batch.count)
             for position in chunk where Self.isFlow(batch[position]) {

@@ -36,6 +36,8 @@ public struct DryRunPipeline: ~Copyable {
     }
 
     private var intake: DryRun.Intake
+    /// The caller's own copy, for the batches it decides: `tally.dryRun.datapath` is the
+    /// worker's to touch until the join.
     private let datapath: ReferenceDatapath
     private let tally: Tally
     private let handoffFrames: Int
@@ -67,8 +69,7 @@ public struct DryRunPipeline: ~Copyable {
         // No thread (EAGAIN under a task limit): the same work, inline. Slower, never wrong.
         worker = try? JoinableThread(name: "fg-dry-run") { [full, empty, tally] in
             while var next = full.take() {
-                if !next.decided { DryRun.decide(&next.frames, with: datapath) }
-                tally.dryRun.tally(&next.frames)
+                tally.dryRun.decideAndCount(&next.frames, decided: next.decided)
                 next.frames.removeAll(keepingCapacity: true)
                 // A spare for the caller; dropped when enough are waiting.
                 _ = empty.tryPut(next.frames)
@@ -110,8 +111,7 @@ public struct DryRunPipeline: ~Copyable {
     private mutating func handOff() {
         guard worker != nil else {
             let tally = tally  // a reference of its own, not a read of self beside the write to batch
-            DryRun.decide(&batch, with: datapath)
-            tally.dryRun.tally(&batch)
+            tally.dryRun.decideAndCount(&batch)
             batch.removeAll(keepingCapacity: true)
             return
         }
