@@ -17,7 +17,7 @@
 #define FG_HEADER_BYTES (14 + 2 * 4 + 60)
 _Static_assert(FG_HEADER_BYTES < FG_STEP_LIMIT, "fg_advance takes the pull length");
 
-/* A frame pointer read afresh from the context, for fg_record after decide().
+/* A frame pointer read afresh from the context, for fg_report after decide().
  * The pointers decide() parsed with carry the packet range its bounds checks
  * proved, which differs with the header lengths (fg_advance's paths, one per
  * IPv4 header length): kept alive to the end, they would keep the verifier
@@ -58,7 +58,9 @@ static __always_inline int fg_tc(struct __sk_buff *skb, __u32 direction)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	v = decide(data, data_end, skb->ifindex, direction);
-	fg_record(&v, direction, skb->ifindex, fg_ctx_ptr(&skb->data), fg_ctx_ptr(&skb->data_end), skb->len);
+	fg_count(&v, direction, skb->len);
+	if (v.action != FG_ACTION_PASS)
+		fg_report(&v, direction, skb->ifindex, fg_ctx_ptr(&skb->data), fg_ctx_ptr(&skb->data_end), skb->len);
 
 	switch (v.action) {
 	case FG_ACTION_DROP:
@@ -92,16 +94,17 @@ int fg_xdp_ingress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct fg_verdict v = decide(data, data_end, ctx->ingress_ifindex, FG_DIR_INGRESS);
-
 	/* The frame's length: data_end - data with CAP_PERFMON (subtracting packet
 	 * pointers needs it), else from the helper, whose call and return cost
 	 * about 8 ns a frame under this CPU's SRSO mitigation. Without frags (this
-	 * program is not xdp.frags) the two are the same. */
-	data = fg_ctx_ptr(&ctx->data);
-	data_end = fg_ctx_ptr(&ctx->data_end);
-	fg_record(&v, FG_DIR_INGRESS, ctx->ingress_ifindex, data, data_end,
-		  fg_perfmon ? (__u64)(data_end - data) : bpf_xdp_get_buff_len(ctx));
+	 * program is not xdp.frags) the two are the same. Taken before decide(),
+	 * as a number: the pointers themselves are not kept past it (fg_ctx_ptr). */
+	__u64 len = fg_perfmon ? (__u64)(data_end - data) : bpf_xdp_get_buff_len(ctx);
+	struct fg_verdict v = decide(data, data_end, ctx->ingress_ifindex, FG_DIR_INGRESS);
+
+	fg_count(&v, FG_DIR_INGRESS, len);
+	if (v.action != FG_ACTION_PASS)
+		fg_report(&v, FG_DIR_INGRESS, ctx->ingress_ifindex, fg_ctx_ptr(&ctx->data), fg_ctx_ptr(&ctx->data_end), len);
 	/* Ingress never redirects: a violation is dropped or, in audit, passed. */
 	return v.action == FG_ACTION_DROP ? XDP_DROP : XDP_PASS;
 }

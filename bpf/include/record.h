@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * record.h - what happens to a verdict after decide(): counted per
- * (interface, direction, reason, action), reported as a rate-limited event
- * when it is a violation, and kept for the test tiers when asked.
+ * (interface, direction, reason, action) (fg_count), reported as a
+ * rate-limited event when it is a violation (fg_report), and kept for the
+ * test tiers when asked.
  */
 #ifndef FABRICGUARD_RECORD_H
 #define FABRICGUARD_RECORD_H
@@ -100,10 +101,11 @@ suppressed:
 	tally->suppressed++;
 }
 
-/* Counts the verdict, reports violations and, in the test tiers, records it
- * for comparison with the reference path. */
-static __always_inline void fg_record(const struct fg_verdict *v, __u32 direction, __u32 ifindex, void *data,
-				      void *data_end, __u64 len)
+/* Counts the verdict and, in the test tiers, records it for comparison with
+ * the reference path. Violations are then reported by the caller (fg_report),
+ * which alone reads the frame again: a pass, nearly every frame, reads
+ * nothing more of its context. */
+static __always_inline void fg_count(const struct fg_verdict *v, __u32 direction, __u64 len)
 {
 	__u32 index = fg_counter_key(bpf_get_smp_processor_id(),
 				     fg_counter_index(v->counter_slot, direction, v->reason, v->action));
@@ -121,8 +123,6 @@ static __always_inline void fg_record(const struct fg_verdict *v, __u32 directio
 		if (last)
 			*last = *v;
 	}
-	if (v->action != FG_ACTION_PASS)
-		fg_report(v, direction, ifindex, data, data_end, len);
 }
 
 #endif /* FABRICGUARD_RECORD_H */
