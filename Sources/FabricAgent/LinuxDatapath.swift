@@ -133,10 +133,10 @@ public final class LinuxDatapath: Datapath {
     }
 
     public func clearBank(_ bank: UInt32) throws {
-        // fg_ifindex, fg_prefix_tables and the bucket arrays need nothing: `write` rewrites a bank of
-        // them whole, and fg_interfaces / fg_locals are reached only through fg_ifindex / the buckets.
-        // fg_ifindex_far keys start with the bank.
-        let far = try map(FG_MAP_IFINDEX_FAR)
+        // fg_interfaces, fg_prefix_tables and the bucket arrays need nothing: `write` rewrites a bank
+        // of them whole, and fg_locals is reached only through the buckets. fg_interfaces_far keys
+        // start with the bank.
+        let far = try map(FG_MAP_INTERFACES_FAR)
         let keys = try far.packedKeys()
         var doomed: [UInt8] = []
         for start in stride(from: 0, to: keys.count, by: far.facts.keySize)

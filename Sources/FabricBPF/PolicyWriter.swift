@@ -39,18 +39,18 @@ public enum PolicyWriter {
             packed[entry.map, default: ([], [])].keys += entry.key
             packed[entry.map, default: ([], [])].values += entry.value
         }
-        // The bank's whole ifindex table, zeros included: no interface of an older policy stays managed.
-        let ifindexes = packed.removeValue(forKey: FG_MAP_IFINDEX) ?? ([], [])
-        try maps(FG_MAP_IFINDEX).withMapped(UInt64.self) { table in
+        // The bank's whole interface table, zeros included: no interface of an older policy stays managed.
+        let interfaces = packed.removeValue(forKey: FG_MAP_INTERFACES) ?? ([], [])
+        try maps(FG_MAP_INTERFACES).withMapped(UInt8.self) { table in
+            let size = MemoryLayout<fg_interface_value>.size
             let start = Int(bank) * Int(FG_DIRECT_IFINDEXES)
-            table[start..<start + Int(FG_DIRECT_IFINDEXES)].update(repeating: 0)
-            ifindexes.keys.withUnsafeBytes { keys in
-                ifindexes.values.withUnsafeBytes { values in
-                    for offset in stride(from: 0, to: keys.count, by: 4) {
-                        let index = Int(keys.load(fromByteOffset: offset, as: UInt32.self))
-                        precondition(index >= start && index < start + Int(FG_DIRECT_IFINDEXES), "fg_ifindex entry outside bank \(bank)")
-                        table[index] = UInt64(values.load(fromByteOffset: offset, as: UInt32.self))
-                    }
+            table[start * size..<(start + Int(FG_DIRECT_IFINDEXES)) * size].update(repeating: 0)
+            interfaces.keys.withUnsafeBytes { keys in
+                for (entry, offset) in stride(from: 0, to: keys.count, by: 4).enumerated() {
+                    let index = Int(keys.load(fromByteOffset: offset, as: UInt32.self))
+                    precondition(index >= start && index < start + Int(FG_DIRECT_IFINDEXES), "fg_interfaces entry outside bank \(bank)")
+                    let value = interfaces.values[entry * size..<(entry + 1) * size]
+                    _ = UnsafeMutableBufferPointer(rebasing: table[index * size..<(index + 1) * size]).initialize(from: value)
                 }
             }
         }

@@ -38,17 +38,7 @@ extension MapPlan {
         entries.reserveCapacity(interfaces.count + locals.count + fabrics.count + 1)
 
         for entry in interfaces {
-            // The ifindex finds the slot (+ 1: 0 is "not managed"), the slot the settings.
-            let slot = entry.counterSlot + 1
-            if entry.ifindex < UInt32(FG_DIRECT_IFINDEXES) {
-                let index = bank * UInt32(FG_DIRECT_IFINDEXES) + entry.ifindex
-                entries.append(MapEntry(map: FG_MAP_IFINDEX, key: bytes(of: index), value: bytes(of: slot)))
-            } else {
-                var key = fg_interface_key()
-                key.bank = bank
-                key.ifindex = entry.ifindex
-                entries.append(MapEntry(map: FG_MAP_IFINDEX_FAR, key: bytes(of: key), value: bytes(of: slot)))
-            }
+            // The ifindex finds the settings: in fg_interfaces, else in the far hash.
             var value = fg_interface_value()
             value.fabric_id = entry.fabricID
             value.counter_slot = entry.counterSlot
@@ -63,8 +53,16 @@ extension MapPlan {
                     slots.storeBytes(of: source, toByteOffset: index * MemoryLayout<fg_fast_source>.stride, as: fg_fast_source.self)
                 }
             }
-            let index = bank * UInt32(FG_MAX_INTERFACES) + entry.counterSlot
-            entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: index), value: bytes(of: value)))
+            precondition(value.fabric_id != 0, "interface \(entry.ifindex): fabric 0 reads as not managed")
+            if entry.ifindex < UInt32(FG_DIRECT_IFINDEXES) {
+                let index = bank * UInt32(FG_DIRECT_IFINDEXES) + entry.ifindex
+                entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: index), value: bytes(of: value)))
+            } else {
+                var key = fg_interface_key()
+                key.bank = bank
+                key.ifindex = entry.ifindex
+                entries.append(MapEntry(map: FG_MAP_INTERFACES_FAR, key: bytes(of: key), value: bytes(of: value)))
+            }
         }
 
         for entry in fabrics {

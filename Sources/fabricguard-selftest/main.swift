@@ -104,7 +104,7 @@ func buildInterfaces() throws -> HostInventory {
     shell(["ip", "link", "set", "lo", "up"])
     for link in FixtureWorld.host.interfaces where link.name != "lo" {
         // One managed interface gets an ifindex above FG_DIRECT_IFINDEXES, so
-        // fg_ifindex_far is judged too (hosts with much interface churn have such).
+        // fg_interfaces_far is judged too (hosts with much interface churn have such).
         let index = link.name == "sanc0" ? ["index", "\(70_000)"] : []
         shell(["ip", "link", "add", link.name] + index + ["type", "veth", "peer", "name", "p-\(link.name)"])
         if link.up {

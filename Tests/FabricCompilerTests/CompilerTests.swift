@@ -177,9 +177,10 @@ struct CompilerTests {
         }
         """
 
-    /// The digest covers the ABI version too: it changes with FG_ABI_VERSION (6 since the
-    /// counters became one array) and with nothing else but the plan.
-    static let goldenDigest = "sha256:dd8427968d636faa467a36403cdfef0ae417edd046ed21501a4ef890477c8f55"
+    /// The digest covers the ABI version and the small maps' entries too: it changes with
+    /// FG_ABI_VERSION (7 since fg_interfaces is found by ifindex, its entries keyed so) and
+    /// with nothing else but the plan.
+    static let goldenDigest = "sha256:90d8ad8a9b37649e28002c731efa9fa091407c380d7bbacb939653f0ac13b86f"
 
     static func json(_ plan: MapPlan) throws -> String {
         let encoder = JSONEncoder()
@@ -241,19 +242,19 @@ struct CompilerTests {
         #expect(local.value == [2, 0, 0, 0, 4, 0, 0, 0])
         let fabric = try #require(entries.first { $0.map == "fg_fabrics" && $0.value == [4, 0, 0, 0, 0, 0, 0, 0] })
         #expect(fabric.key == [66, 0, 0, 0])  // bank 1 * 64 fabrics + id 2
-        #expect(Set(entries.map(\.map)) == ["fg_ifindex", "fg_interfaces", "fg_fabrics", "fg_locals", "fg_settings", "fg_prefix_tables", "fg_prefixes"])
+        #expect(Set(entries.map(\.map)) == ["fg_interfaces", "fg_fabrics", "fg_locals", "fg_settings", "fg_prefix_tables", "fg_prefixes"])
         // The event budget as the programs keep it: 100/s is one event per 10 ms, a burst of 200 is 199 intervals ahead.
         let settings = try #require(entries.first { $0.map == "fg_settings" })
         #expect(settings.key == withUnsafeBytes(of: UInt32(1)) { Array($0) })
         #expect(settings.value == withUnsafeBytes(of: (UInt64(10_000_000), UInt64(1_990_000_000))) { Array($0) })
-        // The ifindex finds slot + 1 in bank 1's half of fg_ifindex; the slot finds the settings.
+        // The ifindex finds the settings in bank 1's half of fg_interfaces: fabric (never 0), then counter slot.
         for interface in plan.interfaces {
-            let index = 65536 + interface.ifindex
-            let direct = try #require(entries.first { $0.map == "fg_ifindex" && $0.key == withUnsafeBytes(of: index) { Array($0) } })
-            #expect(direct.value == withUnsafeBytes(of: interface.counterSlot + 1) { Array($0) })
-            let slotKey = withUnsafeBytes(of: 256 + interface.counterSlot) { Array($0) }
-            #expect(entries.contains { $0.map == "fg_interfaces" && $0.key == slotKey })
+            let index = 4096 + interface.ifindex
+            let direct = try #require(entries.first { $0.map == "fg_interfaces" && $0.key == withUnsafeBytes(of: index) { Array($0) } })
+            #expect(Array(direct.value.prefix(8)) == withUnsafeBytes(of: (interface.fabricID, interface.counterSlot)) { Array($0) })
+            #expect(interface.fabricID != 0)
         }
+        #expect(entries.count { $0.map == "fg_interfaces" } == plan.interfaces.count)
     }
 
     @Test func interfacesWithLargeIfindexesAreHashed() throws {
@@ -263,10 +264,10 @@ struct CompilerTests {
         let plan = try PolicyCompiler.compile(PolicyLoader.parse(yaml: TwoFabricWorld.policyYAML), host: host).plan
         let entries = plan.entries(bank: 1)
         let slot = try #require(plan.interface(named: "ens1f1")).counterSlot
-        let far = entries.filter { $0.map == "fg_ifindex_far" }
+        let far = entries.filter { $0.map == "fg_interfaces_far" }
         #expect(far.map(\.key) == [withUnsafeBytes(of: (UInt32(1), UInt32(70_000))) { Array($0) }])
-        #expect(far.map(\.value) == [withUnsafeBytes(of: slot + 1) { Array($0) }])
-        #expect(entries.count { $0.map == "fg_ifindex" } == plan.interfaces.count - 1)
+        #expect(far.map { Array($0.value[4..<8]) } == [withUnsafeBytes(of: slot) { Array($0) }])
+        #expect(entries.count { $0.map == "fg_interfaces" } == plan.interfaces.count - 1)
     }
 
     @Test func ingressOnlyInterfacesListTheirOwnAddressesToo() throws {

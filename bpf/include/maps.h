@@ -44,23 +44,16 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fg_interface_value);
-	__uint(max_entries, FG_MAX_INTERFACES * FG_BANKS);
-} fg_interfaces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
 	__uint(max_entries, FG_DIRECT_IFINDEXES * FG_BANKS);
 	__uint(map_flags, BPF_F_MMAPABLE);
-} fg_ifindex SEC(".maps");
+} fg_interfaces SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct fg_interface_key);
-	__type(value, __u32);
+	__type(value, struct fg_interface_value);
 	__uint(max_entries, FG_MAX_INTERFACES * FG_BANKS);
-} fg_ifindex_far SEC(".maps");
+} fg_interfaces_far SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
