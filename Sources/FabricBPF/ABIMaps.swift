@@ -15,7 +15,7 @@ public enum ABIMaps {
         Spec(name: FG_MAP_PREFIXES, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<UInt32>.size),
         Spec(name: FG_MAP_PREFIX_TABLES, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_prefix_tables>.size),
         Spec(name: FG_MAP_INTERFACES, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_interface_value>.size),
-        Spec(name: FG_MAP_INTERFACES_FAR, keySize: MemoryLayout<fg_interface_key>.size, valueSize: MemoryLayout<fg_interface_value>.size),
+        Spec(name: FG_MAP_INTERFACES_FAR, keySize: MemoryLayout<fg_interface_key>.size, valueSize: MemoryLayout<UInt32>.size),
         Spec(name: FG_MAP_LOCALS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_local_value>.size),
         Spec(name: FG_MAP_FABRICS, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_fabric_value>.size),
         Spec(name: FG_MAP_STATE, keySize: MemoryLayout<UInt32>.size, valueSize: MemoryLayout<fg_state>.size),

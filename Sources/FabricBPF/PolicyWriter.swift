@@ -43,12 +43,12 @@ public enum PolicyWriter {
         let interfaces = packed.removeValue(forKey: FG_MAP_INTERFACES) ?? ([], [])
         try maps(FG_MAP_INTERFACES).withMapped(UInt8.self) { table in
             let size = MemoryLayout<fg_interface_value>.size
-            let start = Int(bank) * Int(FG_DIRECT_IFINDEXES)
-            table[start * size..<(start + Int(FG_DIRECT_IFINDEXES)) * size].update(repeating: 0)
+            let start = Int(bank) * Int(FG_INTERFACE_ENTRIES)
+            table[start * size..<(start + Int(FG_INTERFACE_ENTRIES)) * size].update(repeating: 0)
             interfaces.keys.withUnsafeBytes { keys in
                 for (entry, offset) in stride(from: 0, to: keys.count, by: 4).enumerated() {
                     let index = Int(keys.load(fromByteOffset: offset, as: UInt32.self))
-                    precondition(index >= start && index < start + Int(FG_DIRECT_IFINDEXES), "fg_interfaces entry outside bank \(bank)")
+                    precondition(index >= start && index < start + Int(FG_INTERFACE_ENTRIES), "fg_interfaces entry outside bank \(bank)")
                     let value = interfaces.values[entry * size..<(entry + 1) * size]
                     _ = UnsafeMutableBufferPointer(rebasing: table[index * size..<(index + 1) * size]).initialize(from: value)
                 }

@@ -38,7 +38,7 @@ extension MapPlan {
         entries.reserveCapacity(interfaces.count + locals.count + fabrics.count + 1)
 
         for entry in interfaces {
-            // The ifindex finds the settings: in fg_interfaces, else in the far hash.
+            // The ifindex finds the settings in fg_interfaces, directly or through the far hash's slot.
             var value = fg_interface_value()
             value.fabric_id = entry.fabricID
             value.counter_slot = entry.counterSlot
@@ -54,15 +54,15 @@ extension MapPlan {
                 }
             }
             precondition(value.fabric_id != 0, "interface \(entry.ifindex): fabric 0 reads as not managed")
-            if entry.ifindex < UInt32(FG_DIRECT_IFINDEXES) {
-                let index = bank * UInt32(FG_DIRECT_IFINDEXES) + entry.ifindex
-                entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: index), value: bytes(of: value)))
-            } else {
+            var index = bank * UInt32(FG_INTERFACE_ENTRIES) + entry.ifindex
+            if entry.ifindex >= UInt32(FG_DIRECT_IFINDEXES) {
                 var key = fg_interface_key()
                 key.bank = bank
                 key.ifindex = entry.ifindex
-                entries.append(MapEntry(map: FG_MAP_INTERFACES_FAR, key: bytes(of: key), value: bytes(of: value)))
+                entries.append(MapEntry(map: FG_MAP_INTERFACES_FAR, key: bytes(of: key), value: bytes(of: entry.counterSlot)))
+                index = bank * UInt32(FG_INTERFACE_ENTRIES) + UInt32(FG_DIRECT_IFINDEXES) + entry.counterSlot
             }
+            entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: index), value: bytes(of: value)))
         }
 
         for entry in fabrics {

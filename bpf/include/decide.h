@@ -271,22 +271,20 @@ static __always_inline __u32 fg_lookup_local(__u32 bank, const __u64 *addr)
 static __always_inline struct fg_interface_value *fg_lookup_interface(__u32 bank, __u32 ifindex)
 {
 	struct fg_interface_value *iface;
+	__u32 index = bank * FG_INTERFACE_ENTRIES + ifindex;
 
-	if (ifindex < FG_DIRECT_IFINDEXES) {
-		__u32 index = bank * FG_DIRECT_IFINDEXES + ifindex;
-
-		iface = bpf_map_lookup_elem(&fg_interfaces, &index);
-		/* Keeps clang from sinking the two lookups into one call site
-		 * with the map chosen by a branch: the verifier inlines a lookup
-		 * only where one map reaches the call, and the generic helper it
-		 * keeps otherwise cost 66 ns a frame (LifecycleTests'
-		 * theEntryPointsInlineEveryMapLookup watches for it). */
-		barrier_var(iface);
-	} else {
+	if (ifindex >= FG_DIRECT_IFINDEXES) {
 		struct fg_interface_key key = { .bank = bank, .ifindex = ifindex };
+		__u32 *slot = bpf_map_lookup_elem(&fg_interfaces_far, &key);
 
-		iface = bpf_map_lookup_elem(&fg_interfaces_far, &key);
+		if (!slot)
+			return NULL;
+		index = bank * FG_INTERFACE_ENTRIES + FG_DIRECT_IFINDEXES + *slot;
 	}
+	/* One call site for both ways, and only this map reaches it: the
+	 * verifier inlines the lookup (a generic helper call cost 66 ns a frame;
+	 * LifecycleTests' theEntryPointsInlineEveryMapLookup watches for it). */
+	iface = bpf_map_lookup_elem(&fg_interfaces, &index);
 	if (!iface || !iface->fabric_id)
 		return NULL;
 	return iface;

@@ -44,14 +44,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct fg_interface_value);
-	__uint(max_entries, FG_DIRECT_IFINDEXES * FG_BANKS);
+	__uint(max_entries, FG_INTERFACE_ENTRIES * FG_BANKS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 } fg_interfaces SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct fg_interface_key);
-	__type(value, struct fg_interface_value);
+	__type(value, __u32);
 	__uint(max_entries, FG_MAX_INTERFACES * FG_BANKS);
 } fg_interfaces_far SEC(".maps");
 
