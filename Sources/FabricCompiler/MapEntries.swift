@@ -54,13 +54,14 @@ extension MapPlan {
                 }
             }
             precondition(value.fabric_id != 0, "interface \(entry.ifindex): fabric 0 reads as not managed")
-            var index = bank * UInt32(FG_INTERFACE_ENTRIES) + entry.ifindex
+            let bankStart = bank * UInt32(FG_INTERFACE_ENTRIES)
+            var index = bankStart + entry.ifindex
             if entry.ifindex >= UInt32(FG_DIRECT_IFINDEXES) {
                 var key = fg_interface_key()
                 key.bank = bank
                 key.ifindex = entry.ifindex
                 entries.append(MapEntry(map: FG_MAP_INTERFACES_FAR, key: bytes(of: key), value: bytes(of: entry.counterSlot)))
-                index = bank * UInt32(FG_INTERFACE_ENTRIES) + UInt32(FG_DIRECT_IFINDEXES) + entry.counterSlot
+                index = bankStart + UInt32(FG_DIRECT_IFINDEXES) + entry.counterSlot
             }
             entries.append(MapEntry(map: FG_MAP_INTERFACES, key: bytes(of: index), value: bytes(of: value)))
         }
