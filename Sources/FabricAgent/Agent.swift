@@ -73,7 +73,26 @@ public struct ApplyReport: Sendable, Codable {
     /// Interfaces whose hooks were removed because the policy no longer covers them.
     public var detached: [String]
     public var warnings: [PolicyDiagnostic]
+    /// Interfaces whose ingress hook is not the first one asked for (another
+    /// tool's XDP program holds the interface, the driver has no XDP, ...).
+    public var ingressFallbacks: [IngressFallback]
     public var timings: ApplyTimings
+}
+
+/// An interface's ingress on a later candidate hook, and why the earlier ones refused.
+public struct IngressFallback: Sendable, Codable, Equatable, CustomStringConvertible {
+    public struct Refusal: Sendable, Codable, Equatable {
+        public var hook: Hook
+        public var error: String
+    }
+
+    public var interface: String
+    public var hook: Hook
+    public var refused: [Refusal]
+
+    public var description: String {
+        "\(interface): ingress on \(hook.rawValue); " + refused.map { "\($0.hook.rawValue) refused: \($0.error)" }.joined(separator: "; ")
+    }
 }
 
 /// Where an apply spent its time, in milliseconds from the start of `Agent.apply`
@@ -241,7 +260,7 @@ public final class Agent {
             return ApplyReport(
                 changed: false, generation: state.generation, previousGeneration: state.generation, digest: digestText,
                 bank: state.activeBank, adopted: true, interfaces: previous.interfaces, detached: [],
-                warnings: compilation.warnings, timings: timings)
+                warnings: compilation.warnings, ingressFallbacks: [], timings: timings)
         }
 
         let generation = (state?.generation ?? 0) + 1
@@ -255,6 +274,7 @@ public final class Agent {
 
         var attachedNow: [(Hook, UInt32)] = []
         var applied: [AgentRecord.Interface] = []
+        var fallbacks: [IngressFallback] = []
         do {
             if let preloadFailure { throw preloadFailure }
             if needsPrograms { try datapath.prepare() } else { try datapath.prepareMapsOnly() }
@@ -288,10 +308,11 @@ public final class Agent {
                 }
                 if entry.ingress.mode != .off {
                     let earlierHook = earlier?.hooks.first { $0.direction == .ingress }
-                    let (hook, createdNow) = try attachIngress(
+                    let (hook, createdNow, refused) = try attachIngress(
                         ifindex: entry.ifindex, candidates: options.ingressHook.candidates(kind: kinds[entry.ifindex] ?? nil),
                         earlier: earlierHook, tc: placement)
                     created = created || createdNow
+                    if !refused.isEmpty { fallbacks.append(IngressFallback(interface: entry.name, hook: hook, refused: refused)) }
                     attachedNow.append((hook, entry.ifindex))
                     hooks.append(hook)
                     if hook == earlierHook { moveOff(hook, earlier: earlier, to: placement) }
@@ -332,7 +353,8 @@ public final class Agent {
         timings.totalMs = elapsed()
         return ApplyReport(
             changed: true, generation: generation, previousGeneration: state.map(\.generation), digest: digestText, bank: bank,
-            adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings, timings: timings)
+            adopted: previous != nil, interfaces: applied, detached: detached, warnings: compilation.warnings,
+            ingressFallbacks: fallbacks, timings: timings)
     }
 
     /// The tc attach mode and order this apply uses: tcx where the kernel has
@@ -395,8 +417,11 @@ public final class Agent {
     }
 
     /// The first of `candidates` that attaches (IngressHookPreference.candidates).
-    /// The hook it attached, and whether that created the clsact qdisc.
-    func attachIngress(ifindex: UInt32, candidates: [Hook], earlier: Hook?, tc: TCPlacement) throws -> (Hook, Bool) {
+    /// The hook it attached, whether that created the clsact qdisc, and the
+    /// candidates tried before it with their errors.
+    func attachIngress(ifindex: UInt32, candidates: [Hook], earlier: Hook?, tc: TCPlacement) throws
+        -> (Hook, Bool, [IngressFallback.Refusal])
+    {
         var candidates = candidates
         // An XDP link keeps the mode it was made in: try that mode first. (A tc
         // fallback is not preferred: each apply tries XDP again.)
@@ -404,14 +429,16 @@ public final class Agent {
             candidates.removeAll { $0 == earlier }
             candidates.insert(earlier, at: 0)
         }
+        var refused: [IngressFallback.Refusal] = []
         var lastError: (any Error)?
         for hook in candidates {
             do {
                 let created = try datapath.attach(hook, ifindex: ifindex, tc: tc)
                 // Moving from XDP to tc (or back) must not leave both attached.
                 if let earlier, earlier != hook { try? datapath.detach(earlier, ifindex: ifindex) }
-                return (hook, created)
+                return (hook, created, refused)
             } catch {
+                refused.append(IngressFallback.Refusal(hook: hook, error: "\(error)"))
                 lastError = error
             }
         }

@@ -180,7 +180,7 @@ public final class Daemon: Sendable {
         [
             "cause": "\(cause)", "generation": "\(report.generation)", "digest": "\(report.digest)",
             "interfaces": "\(report.interfaces.map { "\($0.name)@\($0.ifindex)" }.joined(separator: ","))",
-        ]
+        ].merging(report.ingressFallbacks.isEmpty ? [:] : ["ingress_fallbacks": "\(report.ingressFallbacks.map(\.description).joined(separator: " | "))"]) { $1 }
     }
 }
 

@@ -229,6 +229,15 @@ struct AgentTests {
         onlyTC.refuses = [.xdp, .xdpGeneric]
         let fallback = try Agent(datapath: onlyTC).apply(policy: Self.policy(), host: FixtureWorld.host, options: xdp)
         #expect(fallback.interfaces.first { $0.name == "sana0" }?.hooks == [.tcEgress, .tcIngress])
+        // Each fallback is reported with the hooks that refused, in the order tried.
+        let sana0 = report.ingressFallbacks.first { $0.interface == "sana0" }
+        #expect(sana0?.hook == .xdpGeneric && sana0?.refused.map(\.hook) == [.xdp], "\(report.ingressFallbacks)")
+        let toTC = fallback.ingressFallbacks.first { $0.interface == "sana0" }
+        #expect(toTC?.hook == .tcIngress && toTC?.refused.map(\.hook) == [.xdp, .xdpGeneric], "\(fallback.ingressFallbacks)")
+        #expect(toTC?.description.hasPrefix("sana0: ingress on tc-ingress; xdp refused: ") == true, "\(toTC?.description ?? "")")
+        // An interface that got the first hook asked for has no entry.
+        let whereXDPAttaches = try Agent(datapath: FakeDatapath()).apply(policy: Self.policy(), host: FixtureWorld.host, options: xdp)
+        #expect(whereXDPAttaches.ingressFallbacks.isEmpty, "\(whereXDPAttaches.ingressFallbacks)")
     }
 
     /// auto: tc ingress on a veth, XDP in driver mode on a plain NIC, and where the

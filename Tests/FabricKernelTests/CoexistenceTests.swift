@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
-/// fabricguard as a neighbour on the tc hooks: other tools' programs (a tcx
+/// fabricguard as a neighbour: other tools' programs on the tc hooks (a tcx
 /// link and a classic clsact filter) keep running and counting through its
-/// apply, swap and unload; its place among them is the one asked for; two
-/// instances share a namespace.
-@Suite("Kernel tier: coexistence on the tc hooks", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
+/// apply, swap and unload; its place among them is the one asked for; another
+/// tool's XDP program keeps XDP; two instances share a namespace.
+@Suite("Kernel tier: coexistence with other programs", .enabled(if: KernelGate.enabled, KernelGate.skipMessage), .serialized)
 struct CoexistenceTests {
     static let neighbourObject = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("bpf/testing/neighbour.bpf.o").path
@@ -137,6 +137,70 @@ struct CoexistenceTests {
         #expect(try lab.tcFilters("sana0", "egress") == 0 && lab.tcFilters("sana0", "ingress") == 0)
         #expect(try lab.run(.host, ["tc", "qdisc", "show", "dev", "sana0"]).output.contains("clsact"))
         try neighbours.expectStillCounting("after unload")
+    }
+
+    /// The id of the XDP program on a host interface, nil when there is none.
+    static func xdpProgram(_ lab: Lab, _ interface: String) throws -> Int? {
+        let shown = try lab.run(.host, ["ip", "-j", "-d", "link", "show", "dev", interface]).output
+        let link = (try JSONSerialization.jsonObject(with: Data(shown.utf8)) as? [[String: Any]])?.first
+        return ((link?["xdp"] as? [String: Any])?["prog"] as? [String: Any])?["id"] as? Int
+    }
+
+    /// XDP held by another tool (xdp-filter, through libxdp): an interface has
+    /// one XDP program here, since libxdp's dispatcher does not load on this
+    /// kernel (docs/cli.md, "Planned"). fabricguard asked for XDP takes tc
+    /// ingress there, and both enforce; its unload leaves the tool's program.
+    @Test func anotherToolsXDPKeepsTheHookAndBothEnforce() throws {
+        let lab = try Lab("xdpco", ipv4Only: true)
+        defer { lab.close() }
+        // libxdp's lock directory among the lab's pins, which `lab down` removes.
+        let libxdp = "LIBXDP_BPFFS=\(lab.pinDir)-libxdp"
+        try FileManager.default.createDirectory(atPath: "\(lab.pinDir)-libxdp", withIntermediateDirectories: true)
+        func xdpFilter(_ arguments: String...) throws {
+            let result = try Command.run(lab.hostCommand(["env", libxdp, "xdp-filter"] + arguments))
+            try #require(result.status == 0, "xdp-filter \(arguments.joined(separator: " ")): \(result.output)")
+        }
+        try xdpFilter("load", "--mode", "native", "--features", "udp", "sana0")
+        defer {
+            for interface in ["sana0", "sanb0"] { _ = try? Command.run(lab.hostCommand(["env", libxdp, "xdp-filter", "unload", interface])) }
+        }
+        try xdpFilter("port", "9731", "--mode", "dst", "--proto", "udp")
+        let theirs = try #require(try Self.xdpProgram(lab, "sana0"), "xdp-filter attached nothing to sana0")
+        let (a, b, pa) = (lab.host["sana0"]!.ipv4, lab.host["sanb0"]!.ipv4, lab.array["porta"]!.ipv4)
+        #expect(try lab.udp(.array, pa, .host, a, port: 9731) == 0)
+
+        let report = try lab.json("apply", "--policy", try lab.policy("xdp.yaml"), "--ingress-hook", "xdp")
+        // The apply says so: sana0's ingress went to tc, and why XDP did not take it.
+        let fallbacks = report["ingress_fallbacks"] as? [[String: Any]] ?? []
+        #expect(fallbacks.map { "\($0["interface"] ?? "") \($0["hook"] ?? "")" } == ["sana0 tc-ingress"], "\(report)")
+        let refused = fallbacks.first?["refused"] as? [[String: Any]] ?? []
+        #expect(refused.map { $0["hook"] as? String ?? "" } == ["xdp", "xdp-generic"], "\(refused)")
+        #expect(try Self.statusHooks(lab).keys.sorted() == ["tc-egress", "tc-ingress"])
+        #expect(try lab.json("status")["healthy"] as? Bool == true)
+        #expect(try Self.xdpProgram(lab, "sana0") == theirs)
+        // sanb0's XDP is free: fabricguard's own program takes it.
+        let sanb0 = (try lab.json("status")["interfaces"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "sanb0" }
+        #expect((sanb0?["hooks"] as? [[String: Any]] ?? []).contains { $0["hook"] as? String == "xdp" }, "\(sanb0 ?? [:])")
+        // The other way round: fabricguard's XDP link keeps sanb0, the tool is refused.
+        let ours = try #require(try Self.xdpProgram(lab, "sanb0"), "no XDP program on sanb0")
+        let refusedLoad = try Command.run(lab.hostCommand(["env", libxdp, "xdp-filter", "load", "--mode", "native", "sanb0"]))
+        #expect(refusedLoad.status != 0, "xdp-filter took sanb0 from fabricguard: \(refusedLoad.output)")
+        #expect(try Self.xdpProgram(lab, "sanb0") == ours)
+
+        // Both enforce on sana0: the tool's port rule on arrival, fabricguard's
+        // fabric rule on departure; fabricguard's tc ingress judges what XDP passed.
+        #expect(try lab.udp(.array, pa, .host, a, port: 9731) == 0)
+        #expect(try lab.udp(.array, pa, .host, a, port: 9732) == 3)
+        #expect(try lab.udp(.host, b, .array, pa, port: 9733) == 0)
+        #expect(try lab.counter("sana0", "egress", "foreign_source", "drop") >= 3)
+        #expect(try lab.counter("sana0", "ingress", "ok", "pass") >= 3)
+
+        // unload: the tool's program and rule stay; the leak is fabricguard's to stop.
+        #expect(try lab.fabricguard("unload").status == 0)
+        #expect(try Self.xdpProgram(lab, "sana0") == theirs)
+        #expect(try lab.udp(.array, pa, .host, a, port: 9734) == 3)
+        #expect(try lab.udp(.array, pa, .host, a, port: 9731) == 0)
+        #expect(try lab.udp(.host, b, .array, pa, port: 9735) == 3)
     }
 
     @Test func twoInstancesInOneNamespaceEachEnforceTheirOwnInterfaces() throws {

@@ -122,6 +122,7 @@ struct Apply: ParsableCommand {
             print("  \(interface.name) (ifindex \(interface.ifindex)) fabric \(interface.fabric): \(hooks)")
         }
         if !report.detached.isEmpty { print("  detached from: \(report.detached.joined(separator: ", "))") }
+        for fallback in report.ingressFallbacks { print("note: \(fallback)") }
         for warning in report.warnings { print("warning: \(warning)") }
         if let armed {
             let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: armed.deadline))
