@@ -19,6 +19,10 @@ struct Options {
     var capture: (directory: String, frames: Int, prefixes: Int)?
     /// --blast FROM TO PORT SECONDS: UDP as fast as one core sends it; prints JSON.
     var blast: (source: String, destination: String, port: UInt16, seconds: Double)?
+    /// --udp-echo ON PORT IDLE_SECONDS: echo UDP, busy-polling, until the stop datagram or IDLE_SECONDS of quiet.
+    var echo: (address: String, port: UInt16, idleSeconds: Double)?
+    /// --udp-rtt FROM TO PORT COUNT: COUNT round trips to an --udp-echo, busy-polling; prints JSON.
+    var rtt: (source: String, destination: String, port: UInt16, count: Int)?
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -41,8 +45,32 @@ struct Options {
                     exit(2)
                 }
                 blast = (source, destination, port, seconds)
+            case "--udp-echo":
+                guard let address = rest.popFirst(), let port = rest.popFirst().flatMap({ UInt16($0) }),
+                      let idle = rest.popFirst().flatMap({ Double($0) })
+                else {
+                    FileOutput.error("fabricguard-bench: --udp-echo ON PORT IDLE_SECONDS")
+                    exit(2)
+                }
+                echo = (address, port, idle)
+            case "--udp-rtt":
+                guard let source = rest.popFirst(), let destination = rest.popFirst(),
+                      let port = rest.popFirst().flatMap({ UInt16($0) }), let count = rest.popFirst().flatMap({ Int($0) }), count > 0
+                else {
+                    FileOutput.error("fabricguard-bench: --udp-rtt FROM TO PORT COUNT")
+                    exit(2)
+                }
+                rtt = (source, destination, port, count)
             case "--help", "-h":
-                print("usage: fabricguard-bench [--quick]\n  prints a Markdown table of reference-path throughput")
+                print("""
+                    usage: fabricguard-bench [--quick]
+                      prints a Markdown table of reference-path throughput
+                    scripts/bench's helpers (each prints one JSON line):
+                      --blast FROM TO PORT SECONDS            UDP as fast as one core sends it
+                      --udp-echo ON PORT IDLE_SECONDS         echo UDP, busy-polling, until told to stop or idle
+                      --udp-rtt FROM TO PORT COUNT            COUNT round trips to an --udp-echo, busy-polling
+                      --write-capture DIR FRAMES PREFIXES     a dry-run benchmark capture, policy and host file
+                    """)
                 exit(0)
             default:
                 FileOutput.error("fabricguard-bench: unknown argument '\(argument)' (try --help)")
@@ -90,6 +118,17 @@ let options = Options(CommandLine.arguments)
 if let blast = options.blast {
     let result = Blast.run(source: blast.source, destination: blast.destination, port: blast.port, seconds: blast.seconds)
     print("{\"sent\": \(result.sent), \"seconds\": \(result.seconds)}")
+    exit(0)
+}
+if let echo = options.echo {
+    print("{\"echoed\": \(RoundTrip.echo(on: echo.address, port: echo.port, idleSeconds: echo.idleSeconds))}")
+    exit(0)
+}
+if let rtt = options.rtt {
+    let result = RoundTrip.measure(source: rtt.source, destination: rtt.destination, port: rtt.port, count: rtt.count)
+    let sorted = result.microseconds.sorted()
+    let pick = { (q: Double) in sorted.isEmpty ? "null" : String(format: "%.3f", sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) }
+    print("{\"count\": \(sorted.count), \"lost\": \(result.lost), \"median_us\": \(pick(0.5)), \"p99_us\": \(pick(0.99))}")
     exit(0)
 }
 if let capture = options.capture {
