@@ -177,10 +177,15 @@ public final class Daemon: Sendable {
     }
 
     static func metadata(_ report: ApplyReport, cause: String) -> Logger.Metadata {
-        [
+        var metadata: Logger.Metadata = [
             "cause": "\(cause)", "generation": "\(report.generation)", "digest": "\(report.digest)",
             "interfaces": "\(report.interfaces.map { "\($0.name)@\($0.ifindex)" }.joined(separator: ","))",
-        ].merging(report.ingressFallbacks.isEmpty ? [:] : ["ingress_fallbacks": "\(report.ingressFallbacks.map(\.description).joined(separator: " | "))"]) { $1 }
+        ]
+        // An interface enforcing from a later ingress hook than asked: the operator's to know why.
+        if !report.ingressFallbacks.isEmpty {
+            metadata["ingress_fallbacks"] = "\(report.ingressFallbacks.map(\.description).joined(separator: " | "))"
+        }
+        return metadata
     }
 }
 
