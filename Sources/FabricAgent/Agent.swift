@@ -139,6 +139,8 @@ public struct StatusReport: Sendable, Codable {
         public var missing: [Hook]
         /// tcx: where the last apply put the tc programs (`--tc-order`).
         public var tcOrder: TCOrder?
+        /// The ingress hooks the last apply tried before the attached one, and why they refused.
+        public var ingressRefused: [IngressFallback.Refusal]?
     }
 
     /// Something that leaves the host less protected than the policy says.
@@ -294,12 +296,15 @@ public final class Agent {
 
             for entry in plan.interfaces {
                 var created = createdClsact(entry.ifindex)
+                let earlier = previous?.interfaces.first { $0.ifindex == entry.ifindex }
                 if let hooks = kept[entry.ifindex] {
-                    applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created, tc: placement))
+                    var interface = AgentRecord.Interface(entry, hooks: hooks, createdClsact: created, tc: placement)
+                    interface.ingressRefused = earlier?.ingressRefused
+                    applied.append(interface)
                     continue
                 }
-                let earlier = previous?.interfaces.first { $0.ifindex == entry.ifindex }
                 var hooks: [Hook] = []
+                var ingressRefused: [IngressFallback.Refusal]?
                 if entry.egress.mode != .off {
                     created = try datapath.attach(.tcEgress, ifindex: entry.ifindex, tc: placement) || created
                     attachedNow.append((.tcEgress, entry.ifindex))
@@ -312,12 +317,17 @@ public final class Agent {
                         ifindex: entry.ifindex, candidates: options.ingressHook.candidates(kind: kinds[entry.ifindex] ?? nil),
                         earlier: earlierHook, tc: placement)
                     created = created || createdNow
-                    if !refused.isEmpty { fallbacks.append(IngressFallback(interface: entry.name, hook: hook, refused: refused)) }
+                    if !refused.isEmpty {
+                        fallbacks.append(IngressFallback(interface: entry.name, hook: hook, refused: refused))
+                        ingressRefused = refused
+                    }
                     attachedNow.append((hook, entry.ifindex))
                     hooks.append(hook)
                     if hook == earlierHook { moveOff(hook, earlier: earlier, to: placement) }
                 }
-                applied.append(AgentRecord.Interface(entry, hooks: hooks, createdClsact: created, tc: placement))
+                var interface = AgentRecord.Interface(entry, hooks: hooks, createdClsact: created, tc: placement)
+                interface.ingressRefused = ingressRefused
+                applied.append(interface)
             }
             timings.hooksMs = elapsed()
             try datapath.activate(GenerationState(generation: generation, activeBank: bank, digest: digest))
@@ -463,7 +473,8 @@ public final class Agent {
                 return StatusReport.Interface(
                     name: interface.name, ifindex: interface.ifindex, fabric: interface.fabric,
                     egressMode: interface.egressMode, ingressMode: interface.ingressMode, hooks: hooks,
-                    missing: interface.hooks.filter { hook in !hooks.contains { $0.hook == hook } }, tcOrder: interface.tcOrder)
+                    missing: interface.hooks.filter { hook in !hooks.contains { $0.hook == hook } }, tcOrder: interface.tcOrder,
+                    ingressRefused: interface.ingressRefused)
             }
             let problems = Self.problems(record: record, interfaces: interfaces, host: host)
             var report = StatusReport(

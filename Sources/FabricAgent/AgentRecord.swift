@@ -56,6 +56,10 @@ public struct AgentRecord: Sendable, Equatable, Codable {
         /// their tc hooks are clsact filters.
         public var tcAttach: TCAttachMode?
         public var tcOrder: TCOrder?
+        /// The ingress hooks tried before the one attached, with their errors
+        /// (another tool's XDP program, a driver without XDP); nil when the
+        /// first hook asked for attached, and in records older than this field.
+        public var ingressRefused: [IngressFallback.Refusal]?
 
         /// Where its tc hooks are, older records' clsact filters included.
         var tcPlacement: TCPlacement { TCPlacement(mode: tcAttach ?? .clsact, order: tcOrder ?? .first) }
@@ -68,6 +72,7 @@ public struct AgentRecord: Sendable, Equatable, Codable {
             case createdClsact = "created_clsact"
             case tcAttach = "tc_attach"
             case tcOrder = "tc_order"
+            case ingressRefused = "ingress_refused"
         }
 
         /// A compiled interface with the hooks it has, its tc hooks attached as `tc` says.

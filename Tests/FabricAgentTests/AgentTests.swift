@@ -238,6 +238,14 @@ struct AgentTests {
         // An interface that got the first hook asked for has no entry.
         let whereXDPAttaches = try Agent(datapath: FakeDatapath()).apply(policy: Self.policy(), host: FixtureWorld.host, options: xdp)
         #expect(whereXDPAttaches.ingressFallbacks.isEmpty, "\(whereXDPAttaches.ingressFallbacks)")
+        // The record keeps the refusals for `status`, through a re-apply that keeps the hook.
+        let recorded = { (datapath: FakeDatapath) in try datapath.record()?.interfaces.first { $0.name == "sana0" }?.ingressRefused?.map(\.hook) }
+        #expect(try recorded(onlyTC) == [.xdp, .xdpGeneric])
+        #expect(try recorded(fake) == [.xdp])
+        let again = try Agent(datapath: fake).apply(policy: Self.policy(), host: FixtureWorld.host, options: xdp)
+        #expect(again.generation == 2 && again.ingressFallbacks.isEmpty, "kept, not attached again: \(again.ingressFallbacks)")
+        #expect(try fake.record()?.interfaces.first { $0.name == "sana0" }?.hooks == [.tcEgress, .xdpGeneric])
+        #expect(try recorded(fake) == [.xdp])
     }
 
     /// auto: tc ingress on a veth, XDP in driver mode on a plain NIC, and where the

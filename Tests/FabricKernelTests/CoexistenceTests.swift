@@ -176,7 +176,16 @@ struct CoexistenceTests {
         let refused = fallbacks.first?["refused"] as? [[String: Any]] ?? []
         #expect(refused.map { $0["hook"] as? String ?? "" } == ["xdp", "xdp-generic"], "\(refused)")
         #expect(try Self.statusHooks(lab).keys.sorted() == ["tc-egress", "tc-ingress"])
-        #expect(try lab.json("status")["healthy"] as? Bool == true)
+        let status = try lab.json("status")
+        #expect(status["healthy"] as? Bool == true)
+        // status keeps saying why, after the apply's output is gone.
+        let sana0 = (status["interfaces"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "sana0" }
+        let kept = sana0?["ingress_refused"] as? [[String: Any]] ?? []
+        #expect(kept.map { $0["hook"] as? String ?? "" } == ["xdp", "xdp-generic"], "\(sana0 ?? [:])")
+        let why = kept.first?["error"] as? String ?? ""
+        #expect(why.contains("busy"), "\(kept)")
+        let text = try lab.fabricguard("status").output
+        #expect(text.contains("ingress not on xdp: "), "\(text)")
         #expect(try Self.xdpProgram(lab, "sana0") == theirs)
         // sanb0's XDP is free: fabricguard's own program takes it.
         let sanb0 = (try lab.json("status")["interfaces"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "sanb0" }

@@ -72,6 +72,7 @@ struct Status: ParsableCommand {
             lines.append("  \(interface.name) (ifindex \(interface.ifindex)) fabric \(interface.fabric): egress \(interface.egressMode), ingress \(interface.ingressMode)")
             lines.append("    hooks: \(hooks.isEmpty ? "none" : hooks.joined(separator: ", "))")
             if !interface.missing.isEmpty { lines.append("    MISSING: \(interface.missing.map(\.rawValue).joined(separator: ", "))") }
+            for refusal in interface.ingressRefused ?? [] { lines.append("    ingress not on \(refusal.hook.rawValue): \(refusal.error)") }
         }
         return lines.joined(separator: "\n")
     }
