@@ -188,7 +188,7 @@ struct CoexistenceTests {
         #expect(text.contains("ingress not on xdp: "), "\(text)")
         #expect(try Self.xdpProgram(lab, "sana0") == theirs)
         // sanb0's XDP is free: fabricguard's own program takes it.
-        let sanb0 = (try lab.json("status")["interfaces"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "sanb0" }
+        let sanb0 = (status["interfaces"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "sanb0" }
         #expect((sanb0?["hooks"] as? [[String: Any]] ?? []).contains { $0["hook"] as? String == "xdp" }, "\(sanb0 ?? [:])")
         // The other way round: fabricguard's XDP link keeps sanb0, the tool is refused.
         let ours = try #require(try Self.xdpProgram(lab, "sanb0"), "no XDP program on sanb0")
